@@ -1,0 +1,54 @@
+"""The `Boundaries` value, `Segment`, and the `BoundaryDetector` protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from vidskill.encoders.base import Features
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One skill clip: [start, end) in seconds, with an optional label and confidence."""
+
+    start: float
+    end: float
+    label: str | None = None
+    score: float = 1.0
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """Boundary times (s) with a confidence each, and the per-window signal they came from."""
+
+    times: np.ndarray
+    scores: np.ndarray
+    signal: np.ndarray
+    signal_times: np.ndarray
+    start: float
+    end: float
+
+    def segments(self) -> list[Segment]:
+        """The clips between consecutive boundaries, covering [start, end)."""
+        edges = [self.start, *[float(t) for t in self.times], self.end]
+        conf = [1.0, *[float(s) for s in self.scores]]
+        return [Segment(a, b, score=c) for a, b, c in zip(edges[:-1], edges[1:], conf) if b > a]
+
+
+@runtime_checkable
+class BoundaryDetector(Protocol):
+    """scikit-learn style: `fit` on a corpus of features, then `detect` on one video."""
+
+    name: str
+
+    def fit(self, corpus: Iterable[Features]) -> BoundaryDetector: ...
+
+    def detect(self, features: Features) -> Boundaries: ...
