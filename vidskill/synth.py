@@ -44,7 +44,7 @@ import tomli_w
 
 log = logging.getLogger(__name__)
 
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2
 SKILLS: tuple[str, ...] = ("stir", "cut", "wipe", "flip", "press", "pour", "scoop", "shake")
 SKILL_TASKS: dict[str, str] = {
     "stir": "stir the soup",
@@ -340,7 +340,7 @@ def _camera(rng: np.random.Generator, domain: str, size: tuple[int, int], margin
     down = np.cross(fwd, right)
     c, s = np.cos(roll), np.sin(roll)
     rot = np.stack([c * right + s * down, -s * right + c * down, fwd])
-    focal = w * dist / 2.3 * rng.uniform(0.85, 1.2)
+    focal = w * dist / 2.3 * rng.uniform(0.85, 1.2) * (1.0 if domain == "human" else 1.25)
     return _Camera(target + dist * back, rot, focal, margin + w / 2, margin + h / 2)
 
 
