@@ -17,7 +17,8 @@ Two domains move alike but look different:
 Long human videos chain 3-8 skills. Between two skills the tool moves to a new spot for
 0.3-0.8 s; that move belongs to the segment before it, and a boundary is the frame where
 the next skill's motion starts. Segments therefore tile the video: `end_frame` of one is
-`start_frame` of the next, times are `frame / fps`, and `end` is exclusive.
+`start_frame` of the next, times are `frame / fps`, and `end` is exclusive. Every duration
+is a whole number of 0.1 s steps, so boundaries fall on frames sampled at 10 fps.
 
 Layout of a corpus folder (paths in corpus.json are relative to it; the JSON beside a
 long video names the video relative to its own folder):
