@@ -7,11 +7,15 @@ This module imports no other vidskill module: it is the bottom of the data flow.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import re
+import sys
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,12 +141,36 @@ class VideoInfo:
 # backends: each opens one source and decodes native frame indices at one output size
 
 
+@contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """Route what C code (decord, FFmpeg, libpng) prints on fd 2 to this module's debug log.
+
+    decord's own logger and the FFmpeg inside OpenCV write straight to the process's stderr,
+    which no Python setting silences; a CLI user should see one error line, not their logs.
+    """
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace").strip()
+            if text:
+                log.debug("decoder output: %s", text)
+
+
 class _Backend:
     """A decoder over native frame indices; subclasses fill `timestamps` and `info`."""
 
     name = ""
     timestamps: np.ndarray
     info: VideoInfo
+    out_size: tuple[int, int]
 
     def decode(self, indices: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -151,20 +179,27 @@ class _Backend:
         """Release decoder resources."""
 
 
+def _check_size(size: object) -> None:
+    """Reject a size that is not None, a positive int or a pair of positive ints."""
+    ok = size is None or (isinstance(size, int) and not isinstance(size, bool) and size > 0) or (
+        isinstance(size, tuple | list) and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+    )
+    if not ok:
+        raise ValueError(
+            f"size must be positive: a short side in pixels (e.g. 160) or (width, height), "
+            f"got {size!r}"
+        )
+
+
 def _output_size(width: int, height: int, size: int | tuple[int, int] | None) -> tuple[int, int]:
-    """Size after resizing: an int is the short side (aspect kept, even numbers), a pair is (w,h)."""
+    """Size after resizing: an int is the short side (aspect kept, long side even), a pair is (w,h)."""
     if size is None:
         return width, height
     if isinstance(size, int):
-        if size <= 0:
-            raise ValueError(f"size must be positive, got {size}")
-        scale = size / min(width, height)
-        w, h = round(width * scale / 2) * 2, round(height * scale / 2) * 2
-        return (size if width <= height else max(2, w)), (size if height < width else max(2, h))
-    w, h = size
-    if w <= 0 or h <= 0:
-        raise ValueError(f"size must be positive, got {size}")
-    return int(w), int(h)
+        long_side = max(size, round(max(width, height) * size / min(width, height) / 2) * 2)
+        return (size, long_side) if width <= height else (long_side, size)
+    return int(size[0]), int(size[1])
 
 
 def _rotation_of(path: Path) -> int:
@@ -173,13 +208,21 @@ def _rotation_of(path: Path) -> int:
         import cv2
     except ImportError:
         return 0
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            return 0
-        return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
-    finally:
-        cap.release()
+    with _native_stderr_to_log():
+        cap = cv2.VideoCapture(str(path))
+        try:
+            return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360 if cap.isOpened() else 0
+        finally:
+            cap.release()
+
+
+_DECORD_PREFIX = re.compile(r"\[\d\d:\d\d:\d\d\] \S+?:\d+: |Check failed: .*?\(-?\d+ vs\. -?\d+\)\s*")
+
+
+def _decord_reason(e: Exception) -> str:
+    """The human part of a decord error: its first line without source locations."""
+    lines = [_DECORD_PREFIX.sub("", line).strip() for line in str(e).splitlines()]
+    return next((line for line in lines if line), type(e).__name__)
 
 
 class _DecordBackend(_Backend):
@@ -193,40 +236,63 @@ class _DecordBackend(_Backend):
         decord.logging.set_level(decord.logging.QUIET)
         self._decord = decord
         self.path = path
-        probe = decord.VideoReader(str(path), num_threads=1)
-        n = len(probe)
-        if n == 0:
-            raise EmptyVideoError(path, "the container holds no video frames")
-        # decord 0.6.0 applies the container's display rotation itself: frame 0 has display size.
-        disp_h, disp_w = probe[0].shape[:2]
-        out_w, out_h = _output_size(disp_w, disp_h, size)
-        ts = probe.get_frame_timestamp(np.arange(n))
-        fps = float(probe.get_avg_fps())
-        del probe
-        if (out_w, out_h) == (disp_w, disp_h):
-            self._vr = decord.VideoReader(str(path), num_threads=0)
-        else:
-            self._vr = decord.VideoReader(str(path), width=out_w, height=out_h, num_threads=0)
+        with _native_stderr_to_log():
+            probe = decord.VideoReader(str(path), num_threads=1)
+            n = len(probe)
+            if n == 0:
+                raise EmptyVideoError(path, "the container holds no video frames")
+            # decord 0.6.0 applies the container's display rotation itself: frame 0 has display size.
+            disp_h, disp_w = probe[0].shape[:2]
+            ts = probe.get_frame_timestamp(np.arange(n))
+            fps = float(probe.get_avg_fps())
+            del probe
+        self.out_size = _output_size(disp_w, disp_h, size)
+        self._resize = self.out_size != (disp_w, disp_h)
+        self._vr = self._open()
         self.timestamps = np.asarray(ts[:, 0], dtype=np.float64)
         self.info = VideoInfo(
             path=str(path), backend=self.name, frame_count=n, native_fps=fps,
             duration=float(ts[-1, 1] - ts[0, 0]), width=disp_w, height=disp_h,
             rotation=_rotation_of(path), start_time=float(ts[0, 0]),
         )
-        self.out_size = (out_w, out_h)
+
+    def _open(self):
+        """A fresh decord reader that resizes inside the decoder when a size was asked for."""
+        w, h = self.out_size
+        kwargs = {"width": w, "height": h} if self._resize else {}
+        with _native_stderr_to_log():
+            return self._decord.VideoReader(str(self.path), num_threads=0, **kwargs)
 
     def decode(self, indices: np.ndarray) -> np.ndarray:
         try:
-            batch = self._vr.get_batch([int(i) for i in indices]).asnumpy()
-        except self._decord.DECORDError as e:
-            raise FrameDecodeError(
-                self.path, f"frames {indices[0]}..{indices[-1]} could not be decoded ({e}); "
-                "the file is damaged there: re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4",
-            ) from None
-        return batch
+            with _native_stderr_to_log():
+                return self._vr.get_batch([int(i) for i in indices]).asnumpy()
+        except self._decord.DECORDError:
+            # Read-ahead can fail a batch whose frames each decode alone, and a failed reader
+            # stays broken: decode one frame at a time on fresh readers to find the bad one.
+            self._vr = None
+            self._vr = self._open()
+        out = np.empty((len(indices), self.out_size[1], self.out_size[0], 3), np.uint8)
+        for k, idx in enumerate(indices):
+            try:
+                with _native_stderr_to_log():
+                    out[k] = self._vr.get_batch([int(idx)]).asnumpy()[0]
+            except self._decord.DECORDError as e:
+                self._vr = None
+                self._vr = self._open()
+                raise FrameDecodeError(
+                    self.path, f"decoding fails around frame {idx} (t={self.timestamps[idx]:.3f}s: "
+                    f"{_decord_reason(e)}); the file is damaged or truncated there: re-encode "
+                    "it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4, or read only the part before",
+                ) from None
+        return out
 
     def close(self) -> None:
         self._vr = None
+
+
+# Grabs tried after OpenCV's first failed one: a later success means damage, not the end.
+_RESUME_PROBES = 8
 
 
 class _OpenCVBackend(_Backend):
@@ -241,25 +307,43 @@ class _OpenCVBackend(_Backend):
             ) from e
         self._cv2 = cv2
         self.path = path
-        cap = cv2.VideoCapture(str(path))
-        if not cap.isOpened():
-            raise NotAVideoError(path, "OpenCV cannot open it")
-        # One pass of grab() reads every packet's timestamp without converting pixels.
-        ok, first = cap.read()
-        times = [cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0] if ok else []
-        while ok and cap.grab():
-            times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
-        cap.release()
+        with _native_stderr_to_log():
+            cap = cv2.VideoCapture(str(path))
+            try:
+                if not cap.isOpened():
+                    raise NotAVideoError(path, "OpenCV cannot open it")
+                expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+                fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+                rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+                # One pass of grab() reads every frame's timestamp without converting pixels.
+                ok, first = cap.read()
+                times = [cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0] if ok else []
+                while ok and cap.grab():
+                    times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+                resumed = any(cap.grab() for _ in range(_RESUME_PROBES))
+            finally:
+                cap.release()
         if not times:
+            if expected or resumed:
+                raise CorruptVideoError(
+                    path, "OpenCV opens it but cannot decode a single frame: it is damaged or "
+                    "truncated; re-copy it or re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4",
+                )
             raise EmptyVideoError(path, "the container holds no decodable video frames")
+        if resumed or expected - len(times) > max(1, 0.02 * expected):
+            raise FrameDecodeError(
+                path, f"decoding fails after frame {len(times) - 1} (t={times[-1]:.3f}s) of "
+                f"{expected}: the file is damaged or truncated there; re-encode it, e.g. "
+                f"ffmpeg -i IN -c:v libx264 OUT.mp4, or keep the part before with "
+                f"ffmpeg -i IN -t {times[-1]:.3f} -c copy OUT.mp4",
+            )
         ts = np.asarray(times, dtype=np.float64)
         # OpenCV applies the display rotation itself (CAP_PROP_ORIENTATION_AUTO).
         disp_h, disp_w = first.shape[:2]
         self.out_size = _output_size(disp_w, disp_h, size)
         self.timestamps = ts
         step = float(np.median(np.diff(ts))) if len(ts) > 1 else (1.0 / fps if fps else 0.0)
+        self._tolerance = 0.5 * step if step else 1e-3
         self.info = VideoInfo(
             path=str(path), backend=self.name, frame_count=len(ts),
             native_fps=fps or (1.0 / step if step else 0.0),
@@ -269,21 +353,37 @@ class _OpenCVBackend(_Backend):
         self._cap = cv2.VideoCapture(str(path))
         self._next = 0
 
+    def _read(self, idx: int) -> np.ndarray | None:
+        """Native frame idx (BGR), by grabbing forward or seeking, checked by its timestamp."""
+        cv2 = self._cv2
+        if idx < self._next or idx - self._next > 64:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+            self._next = idx
+        while self._next < idx:
+            self._cap.grab()
+            self._next += 1
+        ok, frame = self._cap.read()
+        self._next += 1
+        if ok and abs(self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 - self.timestamps[idx]) > (
+            self._tolerance
+        ):
+            # The seek landed on another frame (possible with variable frame rate):
+            # count frames from the start instead, as the timestamp pass did.
+            self._cap.release()
+            self._cap = cv2.VideoCapture(str(self.path))
+            for _ in range(idx):
+                self._cap.grab()
+            ok, frame = self._cap.read()
+            self._next = idx + 1
+        return frame if ok else None
+
     def decode(self, indices: np.ndarray) -> np.ndarray:
         cv2 = self._cv2
         out = np.empty((len(indices), self.out_size[1], self.out_size[0], 3), np.uint8)
         for k, idx in enumerate(indices):
-            idx = int(idx)
-            if idx != self._next:
-                if idx < self._next or idx - self._next > 64:
-                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
-                    self._next = idx
-                while self._next < idx:
-                    self._cap.grab()
-                    self._next += 1
-            ok, frame = self._cap.read()
-            self._next += 1
-            if not ok or frame is None:
+            with _native_stderr_to_log():
+                frame = self._read(int(idx))
+            if frame is None:
                 raise FrameDecodeError(
                     self.path, f"frame {idx} could not be decoded; the file is damaged there: "
                     "re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4",
@@ -298,6 +398,7 @@ class _OpenCVBackend(_Backend):
 
 
 def _natural_key(p: Path) -> list:
+    """Sort key that orders frame_2 before frame_10."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
 
 
@@ -311,6 +412,8 @@ class _ImageFolderBackend(_Backend):
 
         self._cv2 = cv2
         self.path = path
+        if not (image_fps > 0 and math.isfinite(image_fps)):
+            raise ValueError(f"image_fps must be a positive number, got {image_fps}")
         files = sorted(
             (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
             key=_natural_key,
@@ -320,8 +423,6 @@ class _ImageFolderBackend(_Backend):
                 path, f"the folder holds no images ({', '.join(IMAGE_SUFFIXES)}); "
                 "point at a folder of numbered frames or at a video file",
             )
-        if image_fps <= 0:
-            raise ValueError(f"image_fps must be positive, got {image_fps}")
         self.files = files
         first = self._read(files[0])
         h, w = first.shape[:2]
@@ -333,9 +434,13 @@ class _ImageFolderBackend(_Backend):
         )
 
     def _read(self, file: Path) -> np.ndarray:
-        img = self._cv2.imread(str(file), self._cv2.IMREAD_COLOR)
+        with _native_stderr_to_log():
+            img = self._cv2.imread(str(file), self._cv2.IMREAD_COLOR)
         if img is None:
-            raise FrameDecodeError(file, "this image cannot be read; replace or remove it")
+            raise FrameDecodeError(
+                file, f"this image (frame {self.files.index(file)} of the folder) cannot be "
+                "read; replace it or remove it",
+            )
         return img
 
     def decode(self, indices: np.ndarray) -> np.ndarray:
@@ -358,7 +463,7 @@ def _open_file_backend(path: Path, backend: str, size) -> _Backend:
     for name in order:
         try:
             return _DecordBackend(path, size) if name == "decord" else _OpenCVBackend(path, size)
-        except EmptyVideoError:
+        except (EmptyVideoError, FrameDecodeError):
             raise
         except BackendUnavailableError as e:
             if backend != "auto":
@@ -406,6 +511,7 @@ class VideoReader:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if fps is not None and not (fps > 0 and math.isfinite(fps)):
             raise ValueError(f"fps must be a positive number, got {fps}")
+        _check_size(size)
         if not path.exists():
             raise VideoNotFoundError(path, "no such file or folder; check the path")
         if path.is_dir() or backend == "images":
@@ -420,17 +526,22 @@ class VideoReader:
         self.size = self._backend.out_size
         self.info = self._backend.info
         self.native_timestamps = self._backend.timestamps
-        self.sample_indices = self._sample(self.native_timestamps, fps)
+        ts = self.native_timestamps
+        step = float(np.median(np.diff(ts))) if len(ts) > 1 else 1.0 / (fps or 1.0)
+        # Timestamps are compared with this slack: decord stores them as float32, which is
+        # off by ~1e-4 s after half an hour, and a frame lasts `step`.
+        self._eps = max(1e-6, 1e-3 * step)
+        self.sample_indices = self._sample(ts, fps, step, self._eps)
 
     @staticmethod
-    def _sample(ts: np.ndarray, fps: float | None) -> np.ndarray:
+    def _sample(ts: np.ndarray, fps: float | None, step: float, eps: float) -> np.ndarray:
         """Native indices shown at times t0 + k/fps (the frame on screen at each instant)."""
         if fps is None or len(ts) == 0:
             return np.arange(len(ts))
-        step = np.median(np.diff(ts)) if len(ts) > 1 else 1.0 / fps
         end = ts[-1] + step
-        grid = ts[0] + np.arange(int(math.floor((end - ts[0]) * fps + 1e-6))) / fps
-        idx = np.searchsorted(ts, grid + 1e-6, side="right") - 1
+        # Every instant t0 + k/fps before the end of the last frame, end exclusive.
+        grid = ts[0] + np.arange(int(math.ceil((end - ts[0]) * fps - 1e-6))) / fps
+        idx = np.searchsorted(ts, grid + eps, side="right") - 1
         return np.unique(np.clip(idx, 0, len(ts) - 1))
 
     def __len__(self) -> int:
@@ -478,11 +589,11 @@ class VideoReader:
         """Native index of the frame on screen at time t (seconds, container clock)."""
         ts = self.native_timestamps
         end = self.info.start_time + self.info.duration
-        if not ts[0] - 1e-6 <= t < end + 1e-9:
+        if not ts[0] - self._eps <= t < end - self._eps:
             raise OutOfRangeError(
                 self.path, f"time {t:.3f}s is outside the video ({ts[0]:.3f}s to {end:.3f}s)"
             )
-        return int(np.searchsorted(ts, t + 1e-6, side="right") - 1)
+        return int(np.searchsorted(ts, t + self._eps, side="right") - 1)
 
     def frame_at(self, t: float) -> Frames:
         """The frame on screen at time t (seconds)."""
@@ -500,29 +611,33 @@ class VideoReader:
 
     def _select(self, start: float | None, end: float | None) -> np.ndarray:
         ts = self.timestamps
-        lo = 0 if start is None else int(np.searchsorted(ts, start - 1e-6, side="left"))
-        hi = len(ts) if end is None else int(np.searchsorted(ts, end - 1e-6, side="left"))
+        lo = 0 if start is None else int(np.searchsorted(ts, start - self._eps, side="left"))
+        hi = len(ts) if end is None else int(np.searchsorted(ts, end - self._eps, side="left"))
         return self.sample_indices[lo:hi]
 
     def chunks(self, seconds: float = 10.0, overlap: float = 0.0) -> Iterator[Frames]:
-        """Stream sampled frames in runs of `seconds`; each run after the first starts with
-        the previous run's last `overlap` seconds again. Memory holds one run at a time."""
-        if seconds <= 0 or overlap < 0 or overlap >= seconds:
+        """Stream sampled frames in runs of `seconds` of container time, memory one run at a time.
+
+        Run k holds the frames with t0 + k*seconds <= timestamp < t0 + (k+1)*seconds (runs
+        with no frame, in gaps of a variable-rate video, are skipped); with `overlap`, each
+        run after the first starts again with the previous run's frames from its last
+        `overlap` seconds, so windowed features see across the border.
+        """
+        if not (seconds > 0 and 0 <= overlap < seconds):
             raise ValueError(
                 f"need seconds > 0 and 0 <= overlap < seconds, got {seconds}, {overlap}"
             )
         ts = self.timestamps
         if len(ts) == 0:
             return
-        rate = self.fps or self.info.native_fps or 1.0
-        per_chunk = max(1, int(round(seconds * rate)))
-        keep = int(round(overlap * rate))
-        pos = 0
-        while pos < len(ts):
-            lo = max(0, pos - keep) if pos else 0
-            hi = min(len(ts), pos + per_chunk)
+        run = np.floor((ts - ts[0] + self._eps) / seconds).astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
+        ends = np.r_[starts[1:], len(ts)]
+        for k, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+            if k and overlap:
+                border = ts[0] + run[lo] * seconds
+                lo = max(starts[k - 1], int(np.searchsorted(ts, border - overlap - self._eps)))
             yield self._frames(self.sample_indices[lo:hi])
-            pos = hi
 
 
 def open_video(

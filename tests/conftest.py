@@ -1,0 +1,15 @@
+"""Fixtures shared by the test files."""
+
+from pathlib import Path
+
+import pytest
+
+MEDIA_DIR = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    """The real videos in ../shared/media (counter.mp4 shows its own frame number)."""
+    if not (MEDIA_DIR / "counter.mp4").is_file():
+        pytest.skip(f"real test media not found at {MEDIA_DIR} (../shared/media from the repo)")
+    return MEDIA_DIR
