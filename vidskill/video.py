@@ -202,16 +202,26 @@ def _output_size(width: int, height: int, size: int | tuple[int, int] | None) ->
     return int(size[0]), int(size[1])
 
 
-def _rotation_of(path: Path) -> int:
-    """Clockwise display rotation stored in the container (0, 90, 180, 270), read with OpenCV."""
+def _fourcc(cap) -> str:
+    """The codec's four-character code as OpenCV reports it ("avc1", "h264", ...), or ""."""
+    import cv2
+
+    code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
+    return "".join(chr((code >> 8 * k) & 0xFF) for k in range(4)).strip("\x00 ")
+
+
+def _container_meta(path: Path) -> tuple[int, str]:
+    """Clockwise display rotation (0, 90, 180, 270) and codec, which decord does not expose."""
     try:
         import cv2
     except ImportError:
-        return 0
+        return 0, ""
     with _native_stderr_to_log():
         cap = cv2.VideoCapture(str(path))
         try:
-            return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360 if cap.isOpened() else 0
+            if not cap.isOpened():
+                return 0, ""
+            return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360, _fourcc(cap)
         finally:
             cap.release()
 
@@ -250,10 +260,11 @@ class _DecordBackend(_Backend):
         self._resize = self.out_size != (disp_w, disp_h)
         self._vr = self._open()
         self.timestamps = np.asarray(ts[:, 0], dtype=np.float64)
+        rotation, codec = _container_meta(path)
         self.info = VideoInfo(
             path=str(path), backend=self.name, frame_count=n, native_fps=fps,
             duration=float(ts[-1, 1] - ts[0, 0]), width=disp_w, height=disp_h,
-            rotation=_rotation_of(path), start_time=float(ts[0, 0]),
+            rotation=rotation, start_time=float(ts[0, 0]), codec=codec,
         )
 
     def _open(self):
@@ -315,6 +326,7 @@ class _OpenCVBackend(_Backend):
                 expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
                 fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
                 rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+                codec = _fourcc(cap)
                 # One pass of grab() reads every frame's timestamp without converting pixels.
                 ok, first = cap.read()
                 times = [cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0] if ok else []
@@ -348,7 +360,7 @@ class _OpenCVBackend(_Backend):
             path=str(path), backend=self.name, frame_count=len(ts),
             native_fps=fps or (1.0 / step if step else 0.0),
             duration=float(ts[-1] - ts[0] + step), width=disp_w, height=disp_h,
-            rotation=rotation, start_time=float(ts[0]),
+            rotation=rotation, start_time=float(ts[0]), codec=codec,
         )
         self._cap = cv2.VideoCapture(str(path))
         self._next = 0
