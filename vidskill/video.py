@@ -119,7 +119,12 @@ class Frames:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says: native rate, frame count, size after rotation, rotation."""
+    """What the container says: native rate, frame count, size after rotation, rotation.
+
+    Times count from the video stream's first frame, as decord and OpenCV both report
+    them: an empty edit before it (delayed_start.mp4 starts 1.075 s into its movie) is
+    not added, so `start_time` is 0 for such files.
+    """
 
     path: str
     backend: str
