@@ -1,0 +1,184 @@
+"""Where model weights come from: `models/registry.toml`, the torch hub cache, or a user's file.
+
+Every model that needs weights (RAFT, torchvision video models, the project's flow CNN) asks
+`load_state_dict(name, weights)` here, so the lookup order and the error when weights are
+missing are the same everywhere: "default" looks in torch.hub.get_dir()/checkpoints/ and then
+in the models/ folder; a path loads that file; None means random initialisation (an explicit
+opt-in for tests and benchmarks). Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from vidskill.errors import ConfigError, VidskillError, WeightsNotFoundError
+
+DEFAULT = "default"
+
+
+def models_dir() -> Path:
+    """The model zoo folder: $VIDSKILL_MODELS, else models/ beside the vidskill package."""
+    env = os.environ.get("VIDSKILL_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+
+
+def hub_checkpoints() -> Path:
+    """torch's download cache, where torchvision keeps the weights files it fetched."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registry line: a torchvision weights id and/or a weights file name (+ digest)."""
+
+    name: str
+    torchvision: str | None = None
+    file: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    card: str | None = None
+
+    def weights_enum(self) -> Any:
+        """The torchvision weights enum member (knows transforms and meta), or None."""
+        if not self.torchvision:
+            return None
+        import torchvision.models as tvm
+
+        enum_name, member = self.torchvision.split(".")
+        for module in (tvm, tvm.video, tvm.optical_flow):
+            if hasattr(module, enum_name):
+                return getattr(getattr(module, enum_name), member)
+        raise ConfigError(f"registry entry {self.name!r}: torchvision has no {self.torchvision}")
+
+    def candidates(self) -> list[Path]:
+        """Files that satisfy weights='default', in lookup order."""
+        if not self.file:
+            return []
+        return [hub_checkpoints() / self.file, models_dir() / self.file]
+
+
+@cache
+def _read_registry(path: Path) -> dict[str, ModelEntry]:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"model registry {path} is missing; set VIDSKILL_MODELS to the "
+                          "folder holding registry.toml") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"model registry {path} is not valid TOML: {e}") from None
+    fields = set(ModelEntry.__dataclass_fields__) - {"name"}
+    entries = {}
+    for name, table in raw.items():
+        unknown = set(table) - fields
+        if unknown:
+            raise ConfigError(f"{path}: entry {name!r} has unknown keys {sorted(unknown)}")
+        entries[name] = ModelEntry(name=name, **table)
+    return entries
+
+
+def registry() -> dict[str, ModelEntry]:
+    """All models in models/registry.toml by name."""
+    return _read_registry(models_dir() / "registry.toml")
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The registry entry for `name`, or an error listing the known names."""
+    entries = registry()
+    if name not in entries:
+        raise VidskillError(
+            f"no model {name!r} in {models_dir() / 'registry.toml'}; known: {', '.join(entries)}"
+        )
+    return entries[name]
+
+
+def _check_digest(path: Path, entry: ModelEntry) -> None:
+    if not (entry.sha256 or entry.sha256_prefix):
+        return
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    if not digest.startswith(entry.sha256 or entry.sha256_prefix):
+        raise WeightsNotFoundError(
+            f"{path} does not have the sha256 registered for {entry.name!r} "
+            f"({entry.sha256 or entry.sha256_prefix}...; it has {digest[:12]}...): the file is "
+            "damaged or another model's; delete it and fetch it again"
+        )
+
+
+def missing_message(entry: ModelEntry) -> str:
+    """What to tell a user whose weights for `entry` cannot be found."""
+    places = " or ".join(str(p) for p in entry.candidates()) or "(no file registered)"
+    how = (
+        f"download {entry.url} on a machine with network (e.g. curl -L {entry.url} -o "
+        f"{entry.file}) and copy it there" if entry.url else
+        "train it with `vidskill train-encoder` or copy the file there"
+    )
+    return (
+        f"weights for {entry.name!r} not found: expected {entry.file} at {places}; {how}, "
+        "or pass the path of a weights file (weights=PATH / --weights PATH). "
+        "weights=None uses random initialisation (for tests and benchmarks only)."
+    )
+
+
+def find_weights(name: str) -> Path | None:
+    """The first registered file for `name` that exists, or None."""
+    return next((p for p in model_entry(name).candidates() if p.is_file()), None)
+
+
+def load_state_dict(name: str, weights: str | os.PathLike | None = DEFAULT) -> dict | None:
+    """State dict for model `name`: weights="default" (registry lookup), a file path, or None.
+
+    Files load with torch.load(weights_only=True), so a weights file cannot run code.
+    """
+    if weights is None:
+        return None
+    import torch
+
+    entry = model_entry(name)
+    if isinstance(weights, str) and weights == DEFAULT:
+        path = find_weights(name)
+        if path is None:
+            raise WeightsNotFoundError(missing_message(entry))
+        _check_digest(path, entry)
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsNotFoundError(
+                f"weights file {path} for {name!r} does not exist; check the path, or use "
+                f"weights='default' to look for {entry.file} in {hub_checkpoints()}"
+            )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises UnpicklingError/RuntimeError/EOFError on bad files
+        raise WeightsNotFoundError(
+            f"{path} is not a loadable weights file for {name!r} ({type(e).__name__}: {e}); "
+            "save weights with torch.save(model.state_dict(), path)"
+        ) from None
+    if not isinstance(state, dict):
+        raise WeightsNotFoundError(f"{path} holds a {type(state).__name__}, not a state_dict; "
+                                   "save weights with torch.save(model.state_dict(), path)")
+    return state
+
+
+def apply_state_dict(model: Any, state: dict, name: str, source: str | os.PathLike) -> None:
+    """Load `state` into `model`, turning a shape/key mismatch into one clear error."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1:2] or [str(e)]
+        raise WeightsNotFoundError(
+            f"{source} does not hold weights of {name!r} ({first[0].strip()}); "
+            "pass a file saved from the same architecture"
+        ) from None
