@@ -556,8 +556,9 @@ class VideoReader:
         if fps is None or len(ts) == 0:
             return np.arange(len(ts))
         end = ts[-1] + step
-        # Every instant t0 + k/fps before the end of the last frame, end exclusive.
-        grid = ts[0] + np.arange(int(math.ceil((end - ts[0]) * fps - 1e-6))) / fps
+        # Every instant t0 + k/fps before the end of the last frame, end exclusive; `eps`
+        # absorbs the float32 rounding of container timestamps (decord stores them so).
+        grid = ts[0] + np.arange(int(math.ceil((end - ts[0] - eps) * fps))) / fps
         idx = np.searchsorted(ts, grid + eps, side="right") - 1
         return np.unique(np.clip(idx, 0, len(ts) - 1))
 
