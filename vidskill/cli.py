@@ -24,7 +24,6 @@ def _info(args: argparse.Namespace) -> int:
         try:
             with open_video(path, backend=args.backend) as reader:
                 info = reader.info.as_dict()
-                info["sampled_frames"] = len(reader)
         except VideoError as e:
             print(f"error: {e}", file=sys.stderr)
             status = EXIT_FAILED
@@ -33,7 +32,7 @@ def _info(args: argparse.Namespace) -> int:
             print(json.dumps(info))
         else:
             width = max(len(k) for k in info)
-            print("\n".join(f"{k:<{width}}  {v}" for k, v in info.items()))
+            print("\n".join(f"{k:<{width}}  {v}" for k, v in info.items()) + "\n")
     return status
 
 
