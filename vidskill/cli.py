@@ -80,7 +80,131 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_demo)
 
 
-COMMANDS = (_add_info, _add_synth, _add_demo)
+def _key_values(pairs: list[str] | None, option: str) -> dict:
+    """KEY=VALUE options as a dict; a value is parsed as JSON when it is JSON, else kept as text."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{option} takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from vidskill.pipeline import IngestSettings, ingest
+    from vidskill.store import ClipStore
+
+    encoder_settings = _key_values(args.encoder_setting, "--encoder-setting")
+    encoders = tuple(args.encoder) if args.encoder else None
+    with ClipStore(args.store, create=True) as store:
+        recorded = store.settings()
+        named = encoders or tuple(recorded.get("encoders", ())) or IngestSettings.encoders
+        settings = IngestSettings.resolve(
+            recorded, encoders=encoders, fps=args.fps, size=args.size, pooling=args.pooling,
+            encoder_settings={e: encoder_settings for e in named} if encoder_settings else None,
+            detector=args.detector,
+            detector_settings=_key_values(args.detector_setting, "--detector-setting") or None,
+            segment=False if args.no_segment else None,
+        )
+        report = ingest(
+            args.sources, store, settings, workers=args.workers,
+            index_factory=args.index_factory, progress=not args.no_progress,
+            kind=args.kind, label=args.label, domain=args.domain,
+        )
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    print(report.summary(), file=sys.stderr if args.json else sys.stdout)
+    return 0 if report.ok else EXIT_FAILED
+
+
+def _add_ingest(sub) -> None:
+    p = sub.add_parser(
+        "ingest", help="add videos to a clip store (resumable: re-run the same command)",
+        description="Decode, encode and segment videos into a clip store. Videos already in "
+        "the store with the same content and settings are skipped; failures are recorded and "
+        "the run goes on (exit status 1 when any video failed).",
+    )
+    p.add_argument("sources", nargs="+",
+                   help="video files, folders, globs, or manifests (.csv/.jsonl with a path column)")
+    p.add_argument("--store", required=True, type=Path, help="store folder (created if missing)")
+    p.add_argument("--workers", type=int, default=1, help="processes over videos (default 1)")
+    p.add_argument("--encoder", action="append",
+                   help="encoder name, repeatable; the first drives segmentation (default flow-hof)")
+    p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
+                   help="encoder option, e.g. window=1.0 (repeatable)")
+    p.add_argument("--detector", help="boundary detector: sbd, novelty (default) or uniform")
+    p.add_argument("--detector-setting", action="append", metavar="KEY=VALUE",
+                   help="detector option, e.g. min_len=2 or predictor=models/p.pt (repeatable)")
+    p.add_argument("--no-segment", action="store_true",
+                   help="every video is one skill clip (same as --kind clip)")
+    p.add_argument("--kind", default="long", choices=["long", "clip", "template"],
+                   help="for sources without a manifest kind: long videos are segmented")
+    p.add_argument("--label", help="skill label for sources without one")
+    p.add_argument("--domain", help="domain (e.g. human, robot) for sources without one")
+    p.add_argument("--fps", type=float, help="sampling rate (default 10)")
+    p.add_argument("--size", type=int, help="short side in pixels (default 160)")
+    p.add_argument("--pooling", choices=["mean", "mean+max"], help="clip embedding (default mean)")
+    p.add_argument("--index-factory", metavar="FACTORY",
+                   help="force the FAISS index type, e.g. Flat, HNSW32, IVF1024,Flat")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_ingest)
+
+
+def _query(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vidskill.pipeline import query_features
+    from vidskill.store import ClipStore
+
+    given = [x is not None for x in (args.input, args.segment, args.vector)]
+    if sum(given) != 1:
+        raise ValueError("give exactly one query: a CLIP or VIDEO path, --segment ID or "
+                         "--vector FILE.npy")
+    if (args.start is not None or args.end is not None) and args.input is None:
+        raise ValueError("--start/--end select a time range of the VIDEO argument")
+    with ClipStore(args.store) as store:
+        encoder = args.encoder or store.default_encoder()
+        if args.segment is not None:
+            query = args.segment
+        elif args.vector is not None:
+            query = np.load(args.vector)
+        else:
+            query = query_features(args.input, store, args.start, args.end)[encoder]
+        hits = store.search(query, args.k, encoder=encoder, domain=args.domain, label=args.label)
+    if args.json:
+        print(json.dumps([h.as_dict() for h in hits]))
+        return 0
+    rows = [("rank", "score", "segment", "start", "end", "label", "domain", "video")]
+    rows += [(str(r), f"{h.score:.3f}", str(h.segment_id), f"{h.start:.2f}", f"{h.end:.2f}",
+              h.label or "-", h.domain or "-", h.video_path) for r, h in enumerate(hits, 1)]
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 0
+
+
+def _add_query(sub) -> None:
+    p = sub.add_parser("query", help="find the stored clips nearest to a clip, range, segment or vector")
+    p.add_argument("input", nargs="?", help="a clip file, or a VIDEO with --start/--end")
+    p.add_argument("--store", required=True, type=Path)
+    p.add_argument("--start", type=float, help="seconds into VIDEO")
+    p.add_argument("--end", type=float, help="seconds into VIDEO")
+    p.add_argument("--segment", type=int, metavar="ID", help="a clip already in the store")
+    p.add_argument("--vector", type=Path, metavar="FILE.npy", help="a query embedding")
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--encoder", help="which encoder's index to search (default: the store's first)")
+    p.add_argument("--domain", help="only clips of this domain, e.g. human")
+    p.add_argument("--label", help="only clips with this label")
+    p.add_argument("--json", action="store_true", help="results as a JSON list")
+    p.set_defaults(func=_query)
+
+
+COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query)
 
 
 def build_parser() -> argparse.ArgumentParser:

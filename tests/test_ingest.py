@@ -1,0 +1,197 @@
+"""Batch ingest: sources and manifests, failures, skipping, locking, and SIGKILL + resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from vidskill.errors import ConfigError
+from vidskill.manifest import SourceNotFoundError, resolve_sources
+from vidskill.pipeline import IngestSettings, ingest
+from vidskill.store import ClipStore
+from vidskill.synth import generate_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+# Small frames and a low rate keep decoding cheap; the pipeline is the same.
+FAST = ["--fps", "5", "--size", "64", "--no-progress"]
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """The demo corpus at its smallest (one clip per skill; shared with test_query)."""
+    return generate_corpus(tmp_path_factory.getbasetemp() / "corpus-small", n_long_train=1,
+                           n_long_test=0, clips_per_skill=1)
+
+
+@pytest.fixture
+def clips(corpus, tmp_path) -> Path:
+    """A folder of five short human clips."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i, video in enumerate(corpus.select(domain="human", kind="clip")[:5]):
+        shutil.copy(video.path, folder / f"{i}_{video.path.name}")
+    return folder
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vidskill.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO)
+
+
+def test_sources_folders_globs_and_manifests(tmp_path, clips):
+    names = sorted(p.name for p in clips.iterdir())
+    assert [s.path.name for s in resolve_sources([clips])] == names
+    assert [s.path.name for s in resolve_sources([str(clips / "*.mp4"), clips / names[0]])] == names
+    sub = tmp_path / "lists"
+    sub.mkdir()
+    (sub / "m.csv").write_text(
+        f"path,label,domain,kind,take\n../clips/{names[0]},stir,human,clip,3\n"
+        f"{clips / names[1]},,robot,,\n"
+    )
+    a, b = resolve_sources([sub / "m.csv"], domain="human")
+    assert (a.path.resolve(), a.label, a.domain, a.kind, a.metadata) == (
+        (clips / names[0]).resolve(), "stir", "human", "clip", {"take": "3"})
+    assert (b.label, b.domain, b.kind, b.metadata) == (None, "robot", "long", {})
+    (sub / "m.jsonl").write_text(
+        json.dumps({"path": f"../clips/{names[2]}", "kind": "template",
+                    "metadata": {"robot": "ur5"}, "template": "dip"}) + "\n\n")
+    (c,) = resolve_sources([sub / "m.jsonl"])
+    assert c.whole and c.metadata == {"robot": "ur5", "template": "dip"}
+    (sub / "bad.jsonl").write_text(json.dumps({"path": "../clips/missing.mp4"}) + "\n")
+    with pytest.raises(SourceNotFoundError, match=r"bad.jsonl:1: .*missing.mp4 does not exist"):
+        resolve_sources([sub / "bad.jsonl"])
+    (sub / "kind.csv").write_text(f"path,kind\n../clips/{names[0]},movie\n")
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        resolve_sources([sub / "kind.csv"])
+    with pytest.raises(SourceNotFoundError, match="no such file"):
+        resolve_sources([tmp_path / "nope.mp4"])
+
+
+def test_corrupt_video_is_recorded_and_the_rest_ingested(tmp_path, clips):
+    real = sorted(clips.iterdir())
+    bad = clips / "2_zz_broken.mp4"  # sorts into the middle of the folder
+    bad.write_bytes(real[0].read_bytes()[:4000])
+    store = tmp_path / "store"
+    run = cli("ingest", str(clips), "--store", str(store), "--kind", "clip", *FAST)
+    assert run.returncode == 1, run.stderr
+    assert "ingested 5 video(s)" in run.stdout and "1 failed" in run.stdout
+    assert f"failed: {bad}: CorruptVideoError" in run.stdout
+    with ClipStore(store) as s:
+        failed = s.videos(status="failed")
+        assert [v.path for v in failed] == [str(bad)] and "truncated or damaged" in failed[0].error
+        assert len(s.videos(status="done")) == 5 and len(s.segments()) == 5
+        assert s.index("flow-hof").ntotal == 5
+    # a second run skips what is done and retries only the failure
+    again = cli("ingest", str(clips), "--store", str(store), "--kind", "clip", *FAST, "--json")
+    report = json.loads(again.stdout)
+    assert again.returncode == 1 and len(report["skipped"]) == 5 and not report["done"]
+    assert [p for p, _ in report["failed"]] == [str(bad)]
+
+
+def test_reingest_skips_and_other_settings_refuse(tmp_path, clips):
+    settings = IngestSettings(fps=5, size=64, segment=False)
+    first = ingest([clips], tmp_path / "s", settings, workers=2)
+    assert first.ok and len(first.done) == 5 and first.clips == 5
+    second = ingest([clips], tmp_path / "s", settings)
+    assert second.ok and not second.done and len(second.skipped) == 5
+    with ClipStore(tmp_path / "s") as store:
+        assert len(store.segments()) == 5
+    run = cli("ingest", str(clips), "--store", str(tmp_path / "s"), "--fps", "10", "--no-progress")
+    assert run.returncode == 1 and "built with other settings (fps" in run.stderr
+
+
+def test_second_writer_refuses_naming_the_holder(tmp_path, clips):
+    store = ClipStore(tmp_path / "s", create=True)
+    store.lock()
+    run = cli("ingest", str(clips), "--store", str(tmp_path / "s"), *FAST)
+    assert run.returncode == 1
+    assert f"another ingest (pid {os.getpid()}) is writing to this store" in run.stderr
+    store.close()
+
+
+def _snapshot(store_dir: Path) -> dict:
+    """Everything an ingest leaves: catalog rows (no timestamps), feature files, index."""
+    db = sqlite3.connect(store_dir / "catalog.sqlite")
+    videos = db.execute("SELECT id, path, content_hash, settings_hash, status, error, kind, label,"
+                        " domain, metadata, duration FROM videos ORDER BY id").fetchall()
+    segments = db.execute("SELECT * FROM segments ORDER BY id").fetchall()
+    vectors = db.execute("SELECT segment_id, encoder, vector FROM embeddings"
+                         " ORDER BY encoder, segment_id").fetchall()
+    db.close()
+    files = {str(p.relative_to(store_dir)): np.load(p).tobytes()
+             for p in sorted((store_dir / "features").rglob("*.npy"))}
+    index = faiss.read_index(str(store_dir / "index-flow-hof.faiss"))
+    ids = faiss.vector_to_array(index.id_map)
+    order = np.argsort(ids)
+    recon = np.stack([index.reconstruct(int(i)) for i in ids[order]])
+    return {"videos": videos, "segments": segments, "vectors": vectors, "files": files,
+            "index_ids": ids[order].tolist(), "index_vectors": recon.tobytes(),
+            "leftovers": sorted(p.name for p in store_dir.rglob(".*.tmp-*"))}
+
+
+def _kill_when(args: list[str], store: Path, ready, deadline: float = 90) -> None:
+    """Start an ingest and SIGKILL it as soon as `ready(catalog)` holds."""
+    proc = subprocess.Popen([sys.executable, "-m", "vidskill.cli", *args], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + deadline
+        while time.monotonic() < end and proc.poll() is None:
+            if (store / "catalog.sqlite").exists():
+                with sqlite3.connect(store / "catalog.sqlite", timeout=30) as db:
+                    if ready(db):
+                        break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the ingest finished before the kill point"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def _done(db: sqlite3.Connection) -> int:
+    try:
+        return db.execute("SELECT count(*) FROM videos WHERE status = 'done'").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+
+
+def _pending(db: sqlite3.Connection) -> bool:
+    try:
+        return db.execute("SELECT count(*) FROM videos WHERE status = 'pending'").fetchone()[0] > 0
+    except sqlite3.OperationalError:
+        return False
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, clips):
+    bad = clips / "3_zz_broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(3000))
+    args = lambda store: ["ingest", str(clips), "--store", str(store), "--kind", "clip", *FAST]  # noqa: E731
+    reference = tmp_path / "reference"
+    assert cli(*args(reference)).returncode == 1
+    want = _snapshot(reference)
+    assert len(want["videos"]) == 6 and len(want["index_ids"]) == 5
+    kill_points = {
+        "first_write": lambda db: _pending(db) or _done(db) >= 1,  # the first video's write
+        "two_done": lambda db: _done(db) >= 2,  # mid-run, between videos
+        "all_done": lambda db: _done(db) >= 5,  # during the failure record / index write
+    }
+    for name, ready in kill_points.items():
+        store = tmp_path / name
+        _kill_when(args(store), store, ready)
+        if name != "all_done":
+            with sqlite3.connect(store / "catalog.sqlite") as db:
+                assert _done(db) < 5, f"{name}: the kill came too late to interrupt anything"
+        resumed = cli(*args(store))
+        assert resumed.returncode == 1 and "1 failed" in resumed.stdout, (name, resumed.stderr)
+        assert _snapshot(store) == want, name

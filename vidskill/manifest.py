@@ -1,0 +1,173 @@
+"""What to ingest: files, folders, globs and manifests (CSV / JSONL) resolved to `Source`s.
+
+A manifest row names a `path` (relative to the manifest's folder unless absolute) and may
+give `label`, `domain`, `kind` ("long": segment it; "clip" or "template": one skill, one
+segment) and `metadata` (a JSON object); other CSV columns and other JSONL keys become
+metadata too. Paths are checked to exist and are only ever read as videos.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vidskill.errors import ConfigError
+from vidskill.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+MANIFEST_SUFFIXES = (".csv", ".jsonl")
+KINDS = ("long", "clip", "template")
+_FIELDS = ("path", "label", "domain", "kind", "metadata")
+
+
+class SourceNotFoundError(ConfigError, FileNotFoundError):
+    """A path, glob or manifest entry names nothing that exists."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One video to ingest and what the user said about it."""
+
+    path: Path
+    kind: str = "long"
+    label: str | None = None
+    domain: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def whole(self) -> bool:
+        """Whether the video is one skill (a single segment) rather than to be segmented."""
+        return self.kind != "long"
+
+
+def resolve_sources(
+    sources: Sequence[str | os.PathLike],
+    *,
+    kind: str = "long",
+    label: str | None = None,
+    domain: str | None = None,
+) -> list[Source]:
+    """Expand paths, folders, globs and manifests into videos, in order, without repeats.
+
+    `kind`, `label` and `domain` apply to videos not given by a manifest row that sets them.
+    """
+    _check_kind(kind, "the kind option")
+    out: list[Source] = []
+    seen: set[Path] = set()
+    for entry in sources:
+        text = os.fspath(entry)
+        path = Path(text).expanduser()
+        if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
+            found = read_manifest(path, kind=kind, label=label, domain=domain)
+        elif path.is_dir():
+            found = [Source(p, kind, label, domain) for p in _videos_in(path)]
+        elif path.exists():
+            found = [Source(path, kind, label, domain)]
+        elif glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(text), recursive=True))
+            found = [Source(m, kind, label, domain) for m in matches if _is_video(m)]
+            if not found:
+                raise SourceNotFoundError(f"{text}: the pattern matches no video")
+        else:
+            raise SourceNotFoundError(f"{text}: no such file, folder or pattern; check the path")
+        for source in found:
+            key = source.path.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(source)
+    return out
+
+
+def read_manifest(
+    path: str | os.PathLike,
+    *,
+    kind: str = "long",
+    label: str | None = None,
+    domain: str | None = None,
+) -> list[Source]:
+    """The videos a CSV (header row with `path`) or JSONL (one object per line) lists."""
+    path = Path(path)
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    out = []
+    for line, row in rows:
+        where = f"{path}:{line}"
+        if not row.get("path"):
+            raise ConfigError(f"{where}: the row has no 'path'; every row must name a video")
+        video = Path(str(row["path"])).expanduser()
+        video = video if video.is_absolute() else path.parent / video
+        if not video.exists():
+            raise SourceNotFoundError(
+                f"{where}: {video} does not exist; paths are relative to the manifest's folder"
+            )
+        metadata = row.get("metadata") or {}
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{where}: 'metadata' is not valid JSON ({e})") from None
+        if not isinstance(metadata, dict):
+            raise ConfigError(f"{where}: 'metadata' must be a JSON object, got {metadata!r}")
+        extra = {k: v for k, v in row.items() if k not in _FIELDS and v not in (None, "")}
+        row_kind = row.get("kind") or kind
+        _check_kind(row_kind, where)
+        out.append(Source(
+            video, row_kind, _text(row.get("label")) or label, _text(row.get("domain")) or domain,
+            {**extra, **metadata},
+        ))
+    return out
+
+
+def _csv_rows(path: Path) -> list[tuple[int, dict]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "path" not in reader.fieldnames:
+            raise ConfigError(
+                f"{path}: a CSV manifest needs a header row with a 'path' column "
+                "(and optionally label, domain, kind, metadata)"
+            )
+        return [(reader.line_num, dict(row)) for row in reader]
+
+
+def _jsonl_rows(path: Path) -> list[tuple[int, dict]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{path}:{line_no}: not valid JSON ({e})") from None
+            if not isinstance(row, dict):
+                raise ConfigError(f"{path}:{line_no}: each line must be a JSON object")
+            rows.append((line_no, row))
+    return rows
+
+
+def _text(value) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _check_kind(kind: str, where: str) -> None:
+    if kind not in KINDS:
+        raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+
+def _is_video(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    """Video files under `folder` (sorted); a folder holding only images is itself one video."""
+    videos = sorted(p for p in folder.rglob("*") if _is_video(p))
+    if videos:
+        return videos
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+        return [folder]
+    raise SourceNotFoundError(
+        f"{folder}: the folder holds no videos ({', '.join(VIDEO_SUFFIXES)}) and no images"
+    )
