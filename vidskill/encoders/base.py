@@ -7,8 +7,12 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from vidskill.errors import DimensionMismatchError
+from vidskill.errors import DimensionMismatchError, VidskillError
 from vidskill.video import Frames
+
+
+class TooShortError(VidskillError, ValueError):
+    """A clip has too few frames for the encoder (flow needs at least two)."""
 
 
 @dataclass(frozen=True)

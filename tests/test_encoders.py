@@ -1,0 +1,174 @@
+"""Encoders: registry, flow-hof, flow-motion's view robustness, streaming, cache, errors."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from vidskill.encoders import (
+    Features,
+    TooShortError,
+    available_encoders,
+    encode_video,
+    encode_video_multi,
+    get_encoder,
+)
+from vidskill.encoders.cache import FeatureCache, content_hash
+from vidskill.errors import DimensionMismatchError, VidskillError
+from vidskill.flow import DISFlow
+from vidskill.similarity import cosine, dtw_similarity
+from vidskill.video import Frames, open_video
+
+FPS = 10.0
+
+
+def moving_disc(path: str = "circle", seconds: float = 4.0, size: int = 96, period: float = 1.0,
+                seed: int = 0) -> Frames:
+    """A textured disc moving along `path` ('circle', 'line', 'still') over a textured floor."""
+    rng = np.random.default_rng(seed)
+    floor = cv2.GaussianBlur(rng.random((size, size, 3)).astype(np.float32), (0, 0), 3) * 120
+    disc = cv2.GaussianBlur(rng.random((size, size, 3)).astype(np.float32), (0, 0), 1.5) * 255
+    n = int(seconds * FPS)
+    yy, xx = np.mgrid[0:size, 0:size]
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        phase = 2 * np.pi * i / FPS / period
+        r = 0.22 * size
+        cx, cy = {"circle": (r * np.cos(phase), r * np.sin(phase)),
+                  "line": (r * np.sin(phase), 0.0), "still": (0.0, 0.0)}[path]
+        cx, cy = size / 2 + cx, size / 2 + cy
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 < (0.18 * size) ** 2
+        shifted = np.roll(disc, (int(round(cy)), int(round(cx))), axis=(0, 1))
+        out[i] = np.where(mask[..., None], shifted, floor).clip(0, 255).astype(np.uint8)
+    return Frames(out, np.arange(n) / FPS, np.arange(n), f"disc-{path}", FPS)
+
+
+def rotate_mirror(frames: Frames) -> Frames:
+    """The same scene seen by a camera rolled 90 degrees and mirrored."""
+    data = np.ascontiguousarray(np.rot90(frames.data, 1, axes=(1, 2))[:, :, ::-1])
+    return Frames(data, frames.timestamps, frames.indices, frames.source + "-rot", frames.fps)
+
+
+def write_folder(frames: Frames, folder) -> str:
+    """Frames as numbered PNGs (lossless), a video the readers open at `FPS`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames.data):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def circle():
+    return moving_disc("circle", period=2.0)
+
+
+def test_registry_lists_every_encoder_and_refuses_unknown_names():
+    names = available_encoders()
+    for name in ("flow-hof", "flow-motion", "flow-cnn", "r3d_18", "r2plus1d_18", "mc3_18", "s3d",
+                 "mvit_v2_s"):
+        assert name in names
+    with pytest.raises(VidskillError, match="available: flow-hof"):
+        get_encoder("hog")
+
+
+def test_flow_hof_windows_norm_and_direction(circle):
+    enc = get_encoder("flow-hof", flow=DISFlow("fast"))
+    feats = enc.encode(circle)
+    assert feats.data.shape == (6, enc.dim) and feats.data.dtype == np.float32
+    np.testing.assert_allclose(feats.starts, np.arange(6) * 0.5)  # last frame at 3.9 s
+    np.testing.assert_allclose(feats.ends - feats.starts, 1.0)
+    np.testing.assert_allclose(np.linalg.norm(feats.data, axis=1), 1.0, atol=1e-5)
+    assert feats.encoder == "flow-hof" and feats.settings["flow"]["preset"] == "fast"
+    right = moving_disc("line", period=8.0)  # first 2 s: moving right
+    first = right.slice(0, 11)
+    left = Frames(first.data[::-1].copy(), first.timestamps, first.indices, "left", FPS)
+    r, l_ = enc.encode(first), enc.encode(left)
+    assert cosine(r, l_) < 0.6 < cosine(r, enc.encode(right.slice(1, 12)))
+
+
+def test_still_video_is_not_a_zero_vector():
+    feats = get_encoder("flow-hof").encode(moving_disc("still", seconds=1.5))
+    assert np.all(np.linalg.norm(feats.data, axis=1) > 0.99)
+    motion = get_encoder("flow-motion").encode(moving_disc("still", seconds=2.5))
+    assert np.isfinite(motion.data).all()
+
+
+def test_flow_motion_survives_a_camera_roll_and_mirror_that_breaks_hof(circle):
+    line = moving_disc("line", seed=1, period=2.0)
+    seen = {"circle": circle, "circle-rot": rotate_mirror(circle),
+            "line": line, "line-rot": rotate_mirror(line)}
+    for name in ("flow-motion", "flow-hof"):
+        enc = get_encoder(name)
+        f = {k: enc.encode(v) for k, v in seen.items()}
+        same = min(cosine(f["circle"], f["circle-rot"]), cosine(f["line"], f["line-rot"]))
+        other = max(cosine(f["circle"], f["line-rot"]), cosine(f["line"], f["circle-rot"]))
+        if name == "flow-motion":
+            assert same > 0.95 and same - other > 0.2, (same, other)
+        else:
+            assert same - other < 0.2  # HOF is tied to the viewpoint
+
+
+def test_flow_motion_settings_and_dim_agree(circle):
+    enc = get_encoder("flow-motion", window=1.5, harmonics=3, lags=(0.1, 0.3))
+    feats = enc.encode(circle)
+    assert feats.dim == enc.dim and feats.settings["lags"] == [0.1, 0.3]
+    assert feats.settings["window"] == 1.5
+
+
+def test_short_inputs(circle):
+    enc = get_encoder("flow-hof")
+    with pytest.raises(TooShortError, match="at least 2 frames"):
+        enc.encode(circle.slice(0, 1))
+    short = enc.encode(circle.slice(0, 5))  # 0.4 s of flow, window 1 s: one short window
+    assert len(short) == 1 and short.starts[0] == 0.0 and short.ends[0] == pytest.approx(0.4)
+
+
+def test_shared_flow_chunks_and_cache(tmp_path, circle):
+    folder = write_folder(circle, tmp_path / "circle")
+    hof, motion = get_encoder("flow-hof"), get_encoder("flow-motion")
+    whole = [hof.encode(circle), motion.encode(circle)]
+    with open_video(folder, fps=FPS, image_fps=FPS) as reader:
+        chunked = encode_video_multi(reader, [hof, motion], chunk_seconds=1.5)
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(b.starts, a.starts)
+        np.testing.assert_allclose(b.data, a.data, atol=1e-5)
+    cache = FeatureCache(tmp_path / "cache")
+    with open_video(folder, fps=FPS, image_fps=FPS) as reader:
+        first = encode_video(reader, hof, cache=cache)
+    files = sorted((tmp_path / "cache").rglob("*.json"))
+    assert len(files) == 1 and json.loads(files[0].read_text())["dim"] == hof.dim
+    npy = files[0].with_suffix(".npy")
+    np.save(npy, first.data * 2)  # a hit reads the file back, it does not recompute
+    with open_video(folder, fps=FPS, image_fps=FPS) as reader:
+        again = encode_video(reader, hof, cache=cache)
+        np.testing.assert_allclose(again.data, first.data * 2)
+        other = encode_video(reader, get_encoder("flow-hof", bins=6), cache=cache)
+        assert other.dim != hof.dim  # other settings: a miss, computed afresh
+        np.save(npy, np.zeros((len(first), 7), np.float32))
+        with pytest.raises(DimensionMismatchError, match="delete"):
+            encode_video(reader, hof, cache=cache)
+
+
+def test_content_hash_follows_content(tmp_path):
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"x" * 5000)
+    b.write_bytes(b"x" * 5000)
+    assert content_hash(a) == content_hash(b)
+    b.write_bytes(b"x" * 4999 + b"y")
+    assert content_hash(a) != content_hash(b)
+
+
+def test_similarities():
+    rng = np.random.default_rng(0)
+    seq = rng.normal(size=(6, 8)).astype(np.float32)
+    slow = np.repeat(seq, 2, axis=0)  # the same motion at half speed
+    a = Features(seq, np.arange(6.0), np.arange(6.0) + 1, "x")
+    assert dtw_similarity(a, slow) == pytest.approx(1.0)
+    assert dtw_similarity(seq, rng.normal(size=(5, 8))) < 0.5
+    assert dtw_similarity(seq, slow[::-1]) == pytest.approx(dtw_similarity(slow[::-1], seq))
+    assert cosine(seq, seq) == pytest.approx(1.0)
+    with pytest.raises(DimensionMismatchError):
+        cosine(seq, np.ones((2, 3)))
+    with pytest.raises(ValueError, match="empty"):
+        dtw_similarity(seq, np.zeros((0, 8)))

@@ -1,0 +1,115 @@
+"""Feature cache: features keyed by (video content hash, encoder name, settings) on disk.
+
+Layout: <root>/<hash[:2]>/<hash>/<encoder>-<settings digest>.npy (N,D float32), .times.npy
+(N,2 window start/end) and .json (settings, dim, source). Arrays load with
+allow_pickle=False; writes are atomic (temporary name, then rename). Other settings mean
+another file (a miss); a file whose dimension disagrees with the encoder raises
+DimensionMismatchError instead of returning wrong features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vidskill.encoders.base import Features
+from vidskill.errors import DimensionMismatchError
+
+_SAMPLE = 1 << 20  # bytes hashed at the start, middle and end of a large file
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """sha256 of a video's size and bytes (whole file up to 3 MiB, else start/middle/end MiB).
+
+    Sampling keeps hashing a multi-GB video instant; a re-encode or an edit changes the size
+    or the sampled bytes. A folder of images hashes each file's name, size and first MiB.
+    """
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+    for f in files:
+        size = f.stat().st_size
+        h.update(f"{f.name if p.is_dir() else ''}:{size}".encode())
+        with open(f, "rb") as fh:
+            if size <= 3 * _SAMPLE or p.is_dir():
+                h.update(fh.read(3 * _SAMPLE if not p.is_dir() else _SAMPLE))
+            else:
+                for offset in (0, size // 2, size - _SAMPLE):
+                    fh.seek(offset)
+                    h.update(fh.read(_SAMPLE))
+    return h.hexdigest()
+
+
+def settings_digest(encoder: str, settings: dict) -> str:
+    """Stable digest of an encoder name and its settings (canonical JSON)."""
+    text = json.dumps({"encoder": encoder, "settings": settings}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _canonical(settings: dict) -> dict:
+    return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
+def _atomic_save(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class FeatureCache:
+    """Features on disk keyed by video content, encoder name and settings."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def _base(self, video_hash: str, encoder: str, settings: dict) -> Path:
+        return (self.root / video_hash[:2] / video_hash
+                / f"{encoder}-{settings_digest(encoder, settings)}")
+
+    def get(self, video_hash: str, encoder: str, settings: dict,
+            dim: int | None = None) -> Features | None:
+        """Cached features, or None on a miss; `dim` (the encoder's) is checked when given."""
+        base = self._base(video_hash, encoder, settings)
+        meta_path = base.with_suffix(".json")
+        if not meta_path.is_file():
+            return None
+        meta = json.loads(meta_path.read_text())
+        if meta.get("encoder") != encoder or meta.get("settings") != _canonical(settings):
+            return None
+        data = np.load(base.with_suffix(".npy"), allow_pickle=False)
+        times = np.load(base.with_suffix(".times.npy"), allow_pickle=False)
+        found = data.shape[1] if data.ndim == 2 else None
+        for expected, what in ((meta.get("dim"), "its sidecar"), (dim, f"encoder {encoder!r}")):
+            if expected is not None and found != expected:
+                raise DimensionMismatchError(
+                    f"cached features {base}.npy have shape {data.shape} but {what} expects "
+                    f"dimension {expected}: the file was written by another version or settings "
+                    f"of {encoder!r}; delete {base}.* (or the cache folder) to recompute"
+                )
+        return Features(data.astype(np.float32, copy=False), times[:, 0], times[:, 1], encoder,
+                        meta["settings"], meta.get("source", ""))
+
+    def put(self, video_hash: str, features: Features, settings: dict) -> Path:
+        """Store `features` (computed with `settings`) atomically; returns the .npy path."""
+        base = self._base(video_hash, features.encoder, settings)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        times = np.stack([features.starts, features.ends], axis=1).astype(np.float64)
+        _atomic_save(base.with_suffix(".npy"), lambda f: np.save(f, features.data))
+        _atomic_save(base.with_suffix(".times.npy"), lambda f: np.save(f, times))
+        meta = {"encoder": features.encoder, "settings": _canonical(settings),
+                "dim": features.dim, "n": len(features), "source": features.source,
+                "video_hash": video_hash}
+        _atomic_save(base.with_suffix(".json"), lambda f: f.write(json.dumps(meta).encode()))
+        return base.with_suffix(".npy")

@@ -1,0 +1,98 @@
+"""Shared machinery of the encoders over optical flow: one flow per run, windows, units.
+
+Flow is the expensive step, so a flow encoder accepts a precomputed `Flow` (`encode_flow`)
+and several encoders with the same flow settings can share it (see `encode_video_multi`).
+Flow is turned into velocity in short sides per second (pixels / dt / min(H, W)), so
+features do not depend on the frame rate or the resolution the video was decoded at.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from vidskill.encoders.base import Features, TooShortError
+from vidskill.encoders.windows import Windows
+from vidskill.flow import Flow, FlowEstimator, get_flow
+from vidskill.video import Frames
+
+
+def velocity(flow: Flow) -> np.ndarray:
+    """(P,H,W,2) flow in short sides per second: comparable across fps and resolutions."""
+    h, w = flow.data.shape[1:3]
+    dt = np.maximum(np.asarray(flow.dt, np.float64), 1e-6).astype(np.float32)
+    return flow.data / (dt[:, None, None, None] * np.float32(min(h, w)))
+
+
+def make_flow(flow: FlowEstimator | str | dict) -> FlowEstimator:
+    """A flow estimator from an instance, a method name ('dis', 'raft') or a settings dict."""
+    if isinstance(flow, str):
+        return get_flow(flow)
+    if isinstance(flow, dict):
+        return get_flow(**flow)
+    return flow
+
+
+class FlowEncoder(ABC):
+    """Per-window features from optical flow; subclasses say how to describe and pool pairs."""
+
+    name: str
+    dim: int
+
+    def __init__(self, window: float, stride: float, flow: FlowEstimator | str | dict = "dis"):
+        self.windows = Windows(float(window), float(stride))
+        self.flow = make_flow(flow)
+
+    @property
+    def settings(self) -> dict:
+        """Everything that changes the output: keys the feature cache."""
+        flow_settings = getattr(self.flow, "settings", {"method": self.flow.name})
+        return {"window": self.windows.length, "stride": self.windows.stride,
+                "flow": flow_settings, **self.params()}
+
+    @abstractmethod
+    def params(self) -> dict:
+        """The encoder's own settings (besides windows and flow)."""
+
+    @abstractmethod
+    def prepare(self, flow: Flow) -> Any:
+        """Per-pair descriptors of a run of flow, computed once and shared by windows."""
+
+    @abstractmethod
+    def pool(self, prepared: Any, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        """The (dim,) feature of the window made of pairs `idx` (pair durations `dt`)."""
+
+    def encode(self, frames: Frames, origin: float | None = None,
+               flow: Flow | None = None) -> Features:
+        """Features of every window of `frames` (origin: first window start, default the first
+        timestamp); `flow` reuses flow already computed for these frames."""
+        if len(frames) < 2:
+            raise TooShortError(
+                f"{self.name} needs at least 2 frames to compute flow, got {len(frames)} "
+                f"from {frames.source or 'frames'}; use a longer clip or a higher fps"
+            )
+        return self.encode_flow(self.flow(frames) if flow is None else flow, origin)
+
+    def encode_flow(self, flow: Flow, origin: float | None = None) -> Features:
+        """Features of every window of a precomputed flow run."""
+        if len(flow) == 0:
+            raise TooShortError(f"{self.name} got an empty flow run (fewer than 2 frames)")
+        starts = np.asarray(flow.timestamps, np.float64)
+        ends = starts + np.asarray(flow.dt, np.float64)
+        tol = 0.25 * float(np.median(flow.dt))
+        spans = self.windows.spans(float(starts[0]), float(ends[-1]), origin, tol)
+        members = self.windows.members(starts, ends, spans, tol)
+        prepared = self.prepare(flow)
+        keep = [i for i, idx in enumerate(members) if len(idx)]
+        rows = [self.pool(prepared, members[i], flow.dt[members[i]]) for i in keep]
+        data = np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
+        return Features(data, spans[keep, 0], spans[keep, 1], self.name, self.settings,
+                        flow.source)
+
+
+def l2(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """x scaled to unit L2 norm (zero stays zero)."""
+    n = float(np.linalg.norm(x))
+    return x / n if n > eps else x

@@ -1,0 +1,138 @@
+"""Encode whole videos chunk by chunk: flat memory, windows across chunk borders kept.
+
+`encode_video(source, encoder)` is what ingest calls. Chunks overlap by the longest window
+(plus two frames) and every chunk anchors windows at the video's first timestamp, so the
+result equals encoding the whole video at once. Flow encoders with the same flow settings
+share one flow computation per chunk (`encode_video_multi`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from vidskill.encoders.base import Encoder, Features
+from vidskill.encoders.cache import FeatureCache, content_hash
+from vidskill.encoders.flowbase import FlowEncoder
+from vidskill.video import VideoReader, open_video
+
+
+def _resolve(encoder: Encoder | str) -> Encoder:
+    if isinstance(encoder, str):
+        from vidskill.encoders import get_encoder
+
+        return get_encoder(encoder)
+    return encoder
+
+
+def _cache_settings(encoder: Encoder, reader: VideoReader) -> dict:
+    return {"encoder": getattr(encoder, "settings", {}), "fps": reader.fps,
+            "size": list(reader.size)}
+
+
+def encode_video_multi(
+    source: str | os.PathLike | VideoReader,
+    encoders: Sequence[Encoder | str],
+    *,
+    fps: float = 10.0,
+    size: int | tuple[int, int] | None = 160,
+    chunk_seconds: float = 30.0,
+    cache: FeatureCache | str | os.PathLike | None = None,
+) -> list[Features]:
+    """Features of a whole video for each encoder, in order; see `encode_video`."""
+    encs = [_resolve(e) for e in encoders]
+    reader = source if isinstance(source, VideoReader) else open_video(source, fps=fps, size=size)
+    try:
+        store = FeatureCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
+        vhash = content_hash(reader.path) if store is not None else ""
+        results: list[Features | None] = [
+            store.get(vhash, e.name, _cache_settings(e, reader), e.dim) if store else None
+            for e in encs
+        ]
+        todo = [i for i, r in enumerate(results) if r is None]
+        if todo:
+            fresh = _encode_stream(reader, [encs[i] for i in todo], chunk_seconds)
+            for i, feats in zip(todo, fresh, strict=True):
+                results[i] = feats
+                if store is not None:
+                    store.put(vhash, feats, _cache_settings(encs[i], reader))
+        return [r for r in results if r is not None]
+    finally:
+        if reader is not source:
+            reader.close()
+
+
+def encode_video(
+    source: str | os.PathLike | VideoReader,
+    encoder: Encoder | str = "flow-hof",
+    *,
+    fps: float = 10.0,
+    size: int | tuple[int, int] | None = 160,
+    chunk_seconds: float = 30.0,
+    cache: FeatureCache | str | os.PathLike | None = None,
+) -> Features:
+    """Per-window features of a whole video, streamed in chunks of `chunk_seconds`.
+
+    source: a path (opened at `fps` and short side `size`) or an open VideoReader (its own
+    fps/size are used). encoder: an Encoder or a registry name. cache: a FeatureCache or a
+    folder; features already computed for this video content, encoder and settings are read
+    back instead of recomputed. Window times are container timestamps (seconds).
+    """
+    return encode_video_multi(source, [encoder], fps=fps, size=size,
+                              chunk_seconds=chunk_seconds, cache=cache)[0]
+
+
+def _flow_key(encoder: Encoder) -> str | None:
+    if not isinstance(encoder, FlowEncoder):
+        return None
+    return json.dumps(getattr(encoder.flow, "settings", encoder.flow.name), sort_keys=True)
+
+
+def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: float
+                   ) -> list[Features]:
+    rate = reader.fps or reader.info.native_fps or 1.0
+    longest = max(getattr(getattr(e, "windows", None), "length", 0.0) for e in encs)
+    overlap = longest + 2.0 / rate
+    chunk_seconds = max(chunk_seconds, 2 * overlap)
+    ts = reader.timestamps
+    origin = float(ts[0]) if len(ts) else 0.0
+    single = len(ts) <= max(1, round(chunk_seconds * rate))
+    parts: list[list[Features]] = [[] for _ in encs]
+    last_start = [-np.inf] * len(encs)
+    for chunk in reader.chunks(chunk_seconds, overlap):
+        if len(chunk) < 2 and not single:
+            continue
+        shared: dict[str, object] = {}
+        for k, enc in enumerate(encs):
+            key = _flow_key(enc)
+            if key is not None:
+                if key not in shared:
+                    shared[key] = enc.flow(chunk)
+                feats = enc.encode(chunk, origin=origin, flow=shared[key])
+            elif hasattr(enc, "windows"):
+                feats = enc.encode(chunk, origin=origin)
+            else:
+                feats = enc.encode(chunk)
+            length = getattr(getattr(enc, "windows", None), "length", 0.0)
+            tol = 0.25 / rate
+            keep = feats.starts > last_start[k] + tol
+            if not single:
+                keep &= (feats.ends - feats.starts) >= length - tol
+            if keep.any():
+                last_start[k] = float(feats.starts[keep].max())
+                parts[k].append(Features(feats.data[keep], feats.starts[keep], feats.ends[keep],
+                                         feats.encoder, feats.settings, feats.source))
+    out = []
+    for enc, chunks in zip(encs, parts, strict=True):
+        if not chunks:
+            out.append(Features(np.zeros((0, enc.dim), np.float32), np.zeros(0), np.zeros(0),
+                                enc.name, getattr(enc, "settings", {}), reader.source))
+            continue
+        out.append(Features(np.concatenate([c.data for c in chunks]),
+                            np.concatenate([c.starts for c in chunks]),
+                            np.concatenate([c.ends for c in chunks]),
+                            enc.name, chunks[0].settings, reader.source))
+    return out
