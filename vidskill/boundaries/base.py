@@ -40,7 +40,7 @@ class Boundaries:
         """The clips between consecutive boundaries, covering [start, end)."""
         edges = [self.start, *[float(t) for t in self.times], self.end]
         conf = [1.0, *[float(s) for s in self.scores]]
-        return [Segment(a, b, score=c) for a, b, c in zip(edges[:-1], edges[1:], conf) if b > a]
+        return [Segment(a, b, score=c) for a, b, c in zip(edges[:-1], edges[1:], conf, strict=True) if b > a]
 
 
 @runtime_checkable

@@ -1,0 +1,159 @@
+"""Detectors on synthetic features with known change points, and the predictor's plumbing."""
+
+import numpy as np
+import pytest
+import torch
+
+from vidskill.boundaries import available_detectors, get_detector
+from vidskill.boundaries.predictor import (
+    PredictionErrors,
+    TrainSettings,
+    load_predictor,
+    train_predictor,
+)
+from vidskill.encoders.base import Features
+from vidskill.errors import DimensionMismatchError, WeightsNotFoundError
+from vidskill.metrics import MatchCounts, match_boundaries
+
+HOP = 0.1
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """A tiny GRU gains nothing from threads; on a shared CPU they cost 10x."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def synthetic(seed: int, n_seg: int = 10, dim: int = 16) -> tuple[Features, np.ndarray]:
+    """Piecewise-stationary features: each segment oscillates around one of 6 prototypes
+    with its own period, plus noise; returns the features and the true change times."""
+    rng = np.random.default_rng(seed)
+    protos = np.random.default_rng(1234).normal(size=(6, dim))
+    xs, changes, label = [], [], int(rng.integers(6))
+    for _ in range(n_seg):
+        n = int(rng.integers(30, 90))
+        t = np.arange(n)
+        wave = 1 + 0.5 * np.sin(2 * np.pi * t / rng.uniform(5, 15) + rng.uniform(0, 6.3))
+        xs.append(protos[label] * wave[:, None] + 0.3 * rng.normal(size=(n, dim)))
+        changes.append(sum(len(x) for x in xs) * HOP)
+        label = (label + int(rng.integers(1, 6))) % 6
+    data = np.concatenate(xs).astype(np.float32)
+    starts = np.arange(len(data)) * HOP
+    return Features(data, starts, starts + HOP, "synthetic", source=f"seed{seed}"), \
+        np.array(changes[:-1])
+
+
+def score(detector, seeds) -> MatchCounts:
+    total = MatchCounts()
+    for s in seeds:
+        f, truth = synthetic(s)
+        total += match_boundaries(detector.detect(f).times, truth, 0.5)
+    return total
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.set_num_threads(1)
+    return train_predictor([synthetic(s)[0] for s in range(6)], settings=TrainSettings(steps=150))
+
+
+def test_registry_lists_and_builds_detectors():
+    assert available_detectors() == ["novelty", "sbd", "uniform"]
+    assert get_detector("uniform", length=3.0).length == 3.0
+    with pytest.raises(ValueError, match="choose one of"):
+        get_detector("nope")
+
+
+def test_uniform_cuts_every_length_seconds():
+    f, _ = synthetic(0)
+    b = get_detector("uniform", length=5.0).detect(f)
+    assert np.allclose(b.times, np.arange(5.0, f.ends[-1] - 1e-9, 5.0))
+    assert b.segments()[0].start == 0.0 and b.segments()[-1].end == pytest.approx(f.ends[-1])
+
+
+def test_novelty_finds_mean_shifts():
+    assert score(get_detector("novelty"), range(100, 104)).f1 >= 0.9
+
+
+def test_sbd_finds_changes_on_held_out_sequences(trained):
+    sbd = get_detector("sbd", predictor=trained)
+    counts = score(sbd, range(100, 104))
+    assert counts.f1 >= 0.8, counts
+    assert counts.f1 > score(get_detector("uniform"), range(100, 104)).f1
+
+
+def test_sbd_boundaries_carry_scores_and_the_error_signal(trained):
+    f, _ = synthetic(100)
+    b = get_detector("sbd", predictor=trained).detect(f)
+    assert len(b.times) == len(b.scores) > 0
+    assert np.all((b.scores > 0) & (b.scores <= 1))
+    assert len(b.signal) == len(b.signal_times) == len(f)
+    assert np.all(np.diff(b.times) >= 1.0 - 1e-9)  # min_len = 1 s
+
+
+def test_fit_trains_a_predictor_and_corpus_calibration_uses_it():
+    corpus = [synthetic(s, n_seg=4)[0] for s in range(2)]
+    det = get_detector("sbd", calibration="corpus", train=TrainSettings(steps=20)).fit(corpus)
+    assert det.corpus_spread_ > 0
+    assert det.gap_for(np.zeros(3)) == pytest.approx(3.5 * det.corpus_spread_)
+    assert get_detector("sbd", gap=7.0).gap_for(np.zeros(3)) == 7.0
+
+
+def test_too_short_features_give_one_segment(trained):
+    for n in (0, 1):
+        f = Features(np.zeros((n, 16), np.float32), np.arange(n) * 1.0, np.arange(n) + 1.0, "x")
+        for det in (get_detector("sbd", predictor=trained), get_detector("novelty"),
+                    get_detector("uniform")):
+            assert len(det.detect(f).times) == 0
+    one = Features(np.zeros((1, 16), np.float32), np.array([0.0]), np.array([1.0]), "x")
+    assert len(get_detector("sbd", predictor=trained).detect(one).segments()) == 1
+
+
+def test_reset_restarts_the_predictor_from_that_window(trained):
+    f, _ = synthetic(7)
+    stream = PredictionErrors(trained.model, f.data, chunk=8)
+    got = []
+    for i, e in enumerate(stream):
+        got.append(e)
+        if i == 20:
+            stream.reset(20)
+        if i == 30:
+            break
+    fresh = list(PredictionErrors(trained.model, f.data[20:], chunk=8))
+    assert got[21:31] == pytest.approx(fresh[1:11], rel=1e-5)
+    full = list(PredictionErrors(trained.model, f.data, chunk=1000))
+    assert got[:21] == pytest.approx(full[:21], rel=1e-5)
+
+
+def test_save_and_load_round_trip(trained, tmp_path):
+    path = trained.save(tmp_path / "p.pt")
+    loaded = load_predictor(path, device="cpu")
+    f, _ = synthetic(3)
+    assert list(loaded.errors(f)) == pytest.approx(list(trained.errors(f)), rel=1e-5)
+    assert loaded.card["data"]["windows"] > 0 and loaded.card["loss_curve"]
+    with pytest.raises(DimensionMismatchError):
+        loaded.errors(Features(np.zeros((3, 5), np.float32), np.zeros(3), np.ones(3), "x"))
+    with pytest.raises(WeightsNotFoundError, match="train-predictor"):
+        load_predictor(tmp_path / "missing.pt")
+
+
+def test_load_refuses_pickled_code(trained, tmp_path):
+    path = trained.save(tmp_path / "p.pt")
+    torch.save({"x": Features(np.zeros((1, 1), np.float32), np.zeros(1), np.ones(1), "x")}, path)
+    with pytest.raises(Exception, match="[Ww]eights only"):
+        load_predictor(path)
+
+
+def test_actions_add_a_categorical_term():
+    feats = [synthetic(s, n_seg=4)[0] for s in range(2)]
+    acts = [np.arange(len(f)) // 40 % 3 for f in feats]
+    model = train_predictor(feats, acts, TrainSettings(steps=10)).model
+    assert model.config.n_actions == 3
+    with_a = np.array(list(PredictionErrors(model, feats[0].data, acts[0])))
+    no_a = np.array(list(PredictionErrors(model, feats[0].data, -np.ones_like(acts[0]))))
+    assert np.all(with_a[1:] > no_a[1:])
+    with pytest.raises(ValueError, match="every video or for none"):
+        train_predictor(feats, [acts[0], None])

@@ -1,0 +1,315 @@
+"""The SBD predictor: a small causal GRU that predicts the next window's features (and action).
+
+Its per-step error is a negative log-likelihood in nats: a diagonal Gaussian with learned
+(per-step, per-dimension) variance over the standardised next feature vector, plus the
+categorical NLL of the next action when the corpus has actions. Weights are a plain
+`state_dict` (loaded with `weights_only=True`) beside a JSON card holding the settings,
+the data it saw and its loss curve.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidskill.encoders.base import Features
+from vidskill.errors import ConfigError, WeightsNotFoundError
+
+log = logging.getLogger(__name__)
+
+_LOG2PI = math.log(2 * math.pi)
+# log-variance is clamped so one near-constant dimension cannot dominate the error.
+_LOGVAR_RANGE = (-4.0, 4.0)
+
+
+@dataclass(frozen=True)
+class PredictorConfig:
+    """Shape of a predictor: feature dimension, hidden size, number of discrete actions."""
+
+    dim: int
+    hidden: int = 64
+    n_actions: int = 0
+
+
+class FeaturePredictor(nn.Module):
+    """GRU over standardised window features (+ one-hot action) -> next features and action."""
+
+    def __init__(self, config: PredictorConfig):
+        super().__init__()
+        self.config = config
+        d, h, a = config.dim, config.hidden, config.n_actions
+        self.register_buffer("mean", torch.zeros(d))
+        self.register_buffer("scale", torch.ones(d))
+        self.inp = nn.Sequential(nn.Linear(d + a, h), nn.GELU())
+        self.gru = nn.GRU(h, h, batch_first=True)
+        self.head = nn.Linear(h, 2 * d)
+        self.action_head = nn.Linear(h, a) if a else None
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.scale
+
+    def _inputs(self, z: torch.Tensor, actions: torch.Tensor | None) -> torch.Tensor:
+        if self.action_head is None:
+            return z
+        if actions is None:
+            raise ValueError("this predictor was trained with actions; pass the video's actions")
+        onehot = nn.functional.one_hot(actions.clamp(min=0), self.config.n_actions).to(z.dtype)
+        return torch.cat([z, onehot * (actions >= 0).unsqueeze(-1)], dim=-1)
+
+    def step_errors(
+        self,
+        z: torch.Tensor,
+        actions: torch.Tensor | None = None,
+        state: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """NLL (nats) of z[:, 1:] given z[:, :-1] from `state`, shape (B, T-1), and the state
+        after consuming z[:, :-1]. z is standardised (B, T, D); actions (B, T) int, -1 = none."""
+        prev_a = None if actions is None else actions[:, :-1]
+        out, state = self.gru(self.inp(self._inputs(z[:, :-1], prev_a)), state)
+        mu, logvar = self.head(out).chunk(2, dim=-1)
+        logvar = logvar.clamp(*_LOGVAR_RANGE)
+        target = z[:, 1:]
+        nll = 0.5 * (_LOG2PI + logvar + (target - mu) ** 2 * torch.exp(-logvar)).sum(-1)
+        if self.action_head is not None and actions is not None:
+            nxt = actions[:, 1:]
+            logp = torch.log_softmax(self.action_head(out), dim=-1)
+            act = -logp.gather(-1, nxt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            nll = nll + act * (nxt >= 0)
+        return nll, state
+
+
+class PredictionErrors:
+    """Lazy per-window errors of one video with `reset(i)`: restart the GRU from window i.
+
+    Iterating yields one error per window (the first is 0: nothing predicts it). The GRU
+    runs over chunks of windows for speed; a reset drops the rest of the current chunk.
+    """
+
+    def __init__(
+        self,
+        model: FeaturePredictor,
+        data: np.ndarray,
+        actions: np.ndarray | None = None,
+        chunk: int = 32,
+    ):
+        self.model = model
+        with torch.inference_mode():
+            device = model.mean.device
+            x = torch.as_tensor(np.asarray(data, dtype=np.float32), device=device)
+            self._z = model.normalise(x).unsqueeze(0)
+            self._a = (
+                None if actions is None
+                else torch.as_tensor(np.asarray(actions, dtype=np.int64), device=device)[None]
+            )
+        self.chunk = max(1, int(chunk))
+        self._restart: int | None = None
+
+    def __len__(self) -> int:
+        return int(self._z.shape[1])
+
+    def reset(self, i: int) -> None:
+        """Forget the state: the next error is predicted from window i alone."""
+        self._restart = int(i)
+
+    def __iter__(self) -> Iterator[float]:
+        n = len(self)
+        if n == 0:
+            return
+        self._restart = None
+        yield 0.0
+        pos, state = 0, None
+        while pos < n - 1:
+            stop = min(n - 1, pos + self.chunk)
+            with torch.inference_mode():
+                acts = None if self._a is None else self._a[:, pos:stop + 1]
+                errs, new_state = self.model.step_errors(self._z[:, pos:stop + 1], acts, state)
+            for e in errs[0].tolist():
+                yield e
+                if self._restart is not None:
+                    pos, state, self._restart = self._restart, None, None
+                    break
+            else:
+                pos, state = stop, new_state
+
+
+def robust_spread(values: np.ndarray) -> float:
+    """1.4826 * median absolute deviation: the standard deviation for Gaussian data,
+    unmoved by the few large errors at boundaries."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+@dataclass
+class TrainSettings:
+    """How a predictor is trained; defaults train in seconds on a laptop CPU."""
+
+    hidden: int = 64
+    steps: int = 400
+    batch: int = 32
+    seq_len: int = 32
+    lr: float = 2e-3
+    seed: int = 0
+    device: str | None = None
+
+
+@dataclass
+class TrainedPredictor:
+    """A predictor and its card (settings, data, loss curve, calibration)."""
+
+    model: FeaturePredictor
+    card: dict = field(default_factory=dict)
+
+    def errors(self, features: Features, actions: np.ndarray | None = None) -> PredictionErrors:
+        """Per-window errors of `features`, resettable (see `PredictionErrors`)."""
+        features.check_dim(self.model.config.dim)
+        return PredictionErrors(self.model, features.data, actions)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write `<path>` (state_dict) and `<path>.json` (card) atomically; return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, tmp)
+        os.replace(tmp, path)
+        card_path = card_path_of(path)
+        tmp = card_path.with_name(card_path.name + ".tmp")
+        tmp.write_text(json.dumps(self.card, indent=1) + "\n")
+        os.replace(tmp, card_path)
+        return path
+
+
+def card_path_of(weights: Path) -> Path:
+    """The card beside a weights file: models/predictor-demo.pt -> predictor-demo.json."""
+    return weights.with_suffix(".json")
+
+
+def load_predictor(path: str | os.PathLike, device: str | None = None) -> TrainedPredictor:
+    """Load weights (weights_only=True, never pickled code) and the card beside them."""
+    path = Path(path)
+    card_path = card_path_of(path)
+    if not path.is_file() or not card_path.is_file():
+        raise WeightsNotFoundError(
+            f"predictor weights {path} or card {card_path} missing; train one with "
+            "`vidskill train-predictor VIDEOS --out models/predictor.pt` or pass its path"
+        )
+    card = json.loads(card_path.read_text())
+    try:
+        config = PredictorConfig(**card["config"])
+    except (KeyError, TypeError) as e:
+        raise ConfigError(f"{card_path} has no valid 'config' entry ({e}); re-train") from e
+    model = FeaturePredictor(config)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.eval()
+    return TrainedPredictor(model.to(_device(device)), card)
+
+
+def _device(device: str | None) -> torch.device:
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def train_predictor(
+    corpus: Sequence[Features],
+    actions: Sequence[np.ndarray | None] | None = None,
+    settings: TrainSettings | None = None,
+) -> TrainedPredictor:
+    """Train a predictor on whole unsegmented videos (no labels): random crops of
+    `seq_len` windows, each starting from a fresh state as detection does after a reset."""
+    s = settings or TrainSettings()
+    videos = [f for f in corpus if len(f) >= 2]
+    if not videos:
+        raise ValueError("training needs at least one video with two or more feature windows")
+    dims = {f.dim for f in videos}
+    if len(dims) != 1:
+        raise ValueError(f"videos have features of different dimensions {sorted(dims)}; "
+                         "encode them all with one encoder and settings")
+    acts = _check_actions(videos, actions)
+    n_actions = 0 if acts is None else int(max(a.max() for a in acts)) + 1
+    device = _device(s.device)
+    gen = torch.Generator().manual_seed(s.seed)
+    torch.manual_seed(s.seed)
+    model = FeaturePredictor(PredictorConfig(videos[0].dim, s.hidden, n_actions))
+    allx = np.concatenate([f.data for f in videos]).astype(np.float64)
+    model.mean.copy_(torch.as_tensor(allx.mean(0), dtype=torch.float32))
+    model.scale.copy_(torch.as_tensor(np.maximum(allx.std(0), 1e-3), dtype=torch.float32))
+    model.to(device)
+    zs = [model.normalise(torch.as_tensor(f.data, dtype=torch.float32, device=device))
+          for f in videos]
+    ats = None if acts is None else [torch.as_tensor(a, device=device) for a in acts]
+    lengths = torch.tensor([len(z) for z in zs], dtype=torch.float64)
+    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, total_steps=s.steps)
+    curve: list[float] = []
+    model.train()
+    for _ in range(s.steps):
+        zb, ab = _batch(zs, ats, lengths, s.batch, s.seq_len + 1, gen)
+        loss = model.step_errors(zb, ab)[0].mean() / model.config.dim
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        curve.append(float(loss.detach()))
+    model.eval()
+    errors = np.concatenate([
+        np.fromiter(PredictionErrors(model, f.data, None if acts is None else acts[i]),
+                    np.float64)[1:]
+        for i, f in enumerate(videos)
+    ])
+    card = {
+        "kind": "vidskill SBD predictor",
+        "config": asdict(model.config),
+        "settings": {k: v for k, v in asdict(s).items() if k != "device"},
+        "encoder": videos[0].encoder,
+        "encoder_settings": videos[0].settings,
+        "data": {
+            "videos": [f.source for f in videos],
+            "windows": int(sum(len(f) for f in videos)),
+            "seconds": float(sum(f.ends[-1] - f.starts[0] for f in videos)),
+            "actions": acts is not None,
+        },
+        "loss_curve": [round(float(np.mean(curve[i:i + 20])), 4) for i in range(0, len(curve), 20)],
+        "loss_unit": "nats per feature dimension, mean over the batch",
+        "errors": {"median": float(np.median(errors)), "spread": robust_spread(errors)},
+    }
+    log.info("trained predictor on %d videos; final loss %.3f", len(videos), curve[-1])
+    return TrainedPredictor(model, card)
+
+
+def _check_actions(videos, actions) -> list[np.ndarray] | None:
+    """Per-window integer actions for every video, or None when the corpus has none."""
+    if actions is None or all(a is None for a in actions):
+        return None
+    if len(actions) != len(videos) or any(a is None for a in actions):
+        raise ValueError("give actions for every video or for none")
+    out = [np.asarray(a, dtype=np.int64) for a in actions]
+    for f, a in zip(videos, out, strict=True):
+        if a.shape != (len(f),):
+            raise ValueError(f"{f.source}: {a.shape} actions for {len(f)} windows; resample "
+                             "actions to one per window (see vidskill.boundaries.actions)")
+    return out
+
+
+def _batch(zs, ats, lengths, batch: int, length: int, gen: torch.Generator):
+    """Random crops of `length` windows, videos drawn in proportion to their length."""
+    vids = torch.multinomial(lengths, batch, replacement=True, generator=gen).tolist()
+    span = min(length, min(len(zs[v]) for v in vids))
+    zb, ab = [], []
+    for v in vids:
+        start = int(torch.randint(0, len(zs[v]) - span + 1, (1,), generator=gen))
+        zb.append(zs[v][start:start + span])
+        if ats is not None:
+            ab.append(ats[v][start:start + span])
+    return torch.stack(zb), (None if ats is None else torch.stack(ab))
