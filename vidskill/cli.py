@@ -204,7 +204,76 @@ def _add_query(sub) -> None:
     p.set_defaults(func=_query)
 
 
-COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query)
+def _features(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vidskill.encoders import encode_video, get_encoder
+
+    settings = _key_values(args.encoder_setting, "--encoder-setting")
+    if args.weights:
+        settings["weights"] = str(args.weights)
+    encoder = get_encoder(args.encoder, **settings)
+    feats = encode_video(args.video, encoder, fps=args.fps, size=args.size, cache=args.cache)
+    data = feats.data.T if args.layout == "dt" else feats.data
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.out, np.ascontiguousarray(data), allow_pickle=False)
+    meta = {"video": str(args.video), "encoder": feats.encoder, "settings": feats.settings,
+            "layout": args.layout, "shape": list(data.shape), "fps": args.fps, "size": args.size,
+            "starts": feats.starts.tolist(), "ends": feats.ends.tolist()}
+    args.out.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    print(f"{args.out}: {feats.encoder} features {data.shape} ({args.layout}), "
+          f"{len(feats)} windows of {args.video}")
+    return 0
+
+
+def _add_features(sub) -> None:
+    p = sub.add_parser("features", help="compute per-window features of one video (.npy)")
+    p.add_argument("video", help="video file or folder of numbered images")
+    p.add_argument("--encoder", default="flow-hof",
+                   help="flow-hof (default), flow-motion, flow-cnn, r3d_18, s3d, ...")
+    p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
+                   help="encoder option, e.g. window=2.0 (repeatable)")
+    p.add_argument("--weights", type=Path, help="weights file for encoders that need one")
+    p.add_argument("--out", type=Path, required=True, help="output .npy (a .json sidecar too)")
+    p.add_argument("--layout", choices=["nd", "dt"], default="nd",
+                   help="nd: (windows, dim); dt: (dim, windows) as MS-TCN reads")
+    p.add_argument("--fps", type=float, default=10.0, help="sampling rate (default 10)")
+    p.add_argument("--size", type=int, default=160, help="short side in pixels (default 160)")
+    p.add_argument("--cache", type=Path, help="feature cache folder (reused across runs)")
+    p.set_defaults(func=_features)
+
+
+def _train_encoder(args: argparse.Namespace) -> int:
+    from vidskill.encoders.flowcnn import card_path, train_flow_cnn
+    from vidskill.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    videos = []
+    for src in map(Path, args.videos):  # a folder of images is one video; others are searched
+        if src.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in src.iterdir()):
+            videos += sorted(p for p in src.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+        else:
+            videos.append(src)
+    out = train_flow_cnn(videos, args.out, epochs=args.epochs, fps=args.fps, size=args.size,
+                         window=args.window, seed=args.seed)
+    print(f"wrote {out} and its model card {card_path(out)} (trained on {len(videos)} videos)")
+    return 0
+
+
+def _add_train_encoder(sub) -> None:
+    p = sub.add_parser("train-encoder",
+                       help="train the flow-cnn encoder self-supervised on your videos")
+    p.add_argument("videos", nargs="+", help="video files, or folders searched for videos")
+    p.add_argument("--out", type=Path, required=True, help="weights file to write (.pt)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--size", type=int, default=120, help="short side in pixels (default 120)")
+    p.add_argument("--window", type=float, default=1.0, help="window length in seconds")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_train_encoder)
+
+
+
+COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query, _add_features, _add_train_encoder)
 
 
 def build_parser() -> argparse.ArgumentParser:

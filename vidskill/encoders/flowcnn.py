@@ -212,7 +212,7 @@ def train_flow_cnn(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         curve.append(float(np.mean(losses)))
         log.info("flow-cnn epoch %d/%d loss %.4f", epoch + 1, epochs, curve[-1])
     out = Path(out)
