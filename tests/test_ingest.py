@@ -195,3 +195,26 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, clips):
         resumed = cli(*args(store))
         assert resumed.returncode == 1 and "1 failed" in resumed.stdout, (name, resumed.stderr)
         assert _snapshot(store) == want, name
+
+
+def test_long_video_is_cut_by_the_detector_and_features_kept(tmp_path, corpus):
+    long_video = corpus.select(kind="long")[0]
+    run = cli("ingest", str(long_video.path), "--store", str(tmp_path / "s"), *FAST,
+              "--detector", "uniform", "--detector-setting", "length=5", "--domain", "human")
+    assert run.returncode == 0, run.stderr
+    with ClipStore(tmp_path / "s") as store:
+        (video,) = store.videos(status="done")
+        segments = store.segments(video_id=video.id)
+        feats = store.features(video.id, "flow-hof")
+        assert [s.ordinal for s in segments] == list(range(len(segments)))
+        assert len(segments) == int(np.ceil((feats.ends[-1] - feats.starts[0]) / 5 - 1e-9))
+        assert all(b.start == pytest.approx(a.end) for a, b in zip(segments, segments[1:], strict=False))
+        assert {s.domain for s in segments} == {"human"} and feats.dim == 148
+        assert store.settings()["fps"] == 5.0
+    # the same video with another detector setting is re-cut, not doubled
+    again = cli("ingest", str(long_video.path), "--store", str(tmp_path / "s"), *FAST,
+                "--detector", "uniform", "--detector-setting", "length=10")
+    assert again.returncode == 0 and "ingested 1 video(s)" in again.stdout
+    with ClipStore(tmp_path / "s") as store:
+        assert len(store.videos()) == 1 and len(store.segments()) < len(segments)
+        assert store.index("flow-hof").ntotal == len(store.segments())
