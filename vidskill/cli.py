@@ -204,6 +204,133 @@ def _add_query(sub) -> None:
     p.set_defaults(func=_query)
 
 
+def _segment(args: argparse.Namespace) -> int:
+    from vidskill.boundaries import get_detector
+    from vidskill.boundaries.scenelist import to_csv, to_json
+    from vidskill.boundaries.segment import segment_video
+
+    settings: dict = {}
+    if args.detector == "sbd":
+        settings = {"gap": args.gap, "min_len": args.min_len, "predictor": args.predictor,
+                    "events": [float(t) for t in args.events.split(",")] if args.events else ()}
+    elif args.detector == "novelty":
+        settings = {"min_len": args.min_len}
+    elif args.length is not None:
+        settings = {"length": args.length}
+    detector = get_detector(args.detector, **settings)
+    seglist = segment_video(args.video, detector, encoder=args.encoder, fps=args.fps)
+    text = to_csv(seglist) if args.format == "csv" else to_json(seglist) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"{len(seglist.segments)} segments written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_segment(sub) -> None:
+    p = sub.add_parser("segment", help="split a video into skill segments (JSON or CSV list)")
+    p.add_argument("video", help="video file or folder of numbered images")
+    p.add_argument("--detector", default="sbd", choices=["sbd", "novelty", "uniform"])
+    p.add_argument("--format", default="json", choices=["json", "csv"])
+    p.add_argument("--out", type=Path, help="write here instead of standard output")
+    p.add_argument("--encoder", default="flow-hof", help="feature encoder (registry name)")
+    p.add_argument("--fps", type=float, default=10.0, help="sampling rate for the encoder")
+    p.add_argument("--predictor", type=Path, help="sbd weights (default: the shipped demo one)")
+    p.add_argument("--gap", type=float, help="sbd GAP in nats (default: automatic)")
+    p.add_argument("--min-len", type=float, default=1.0, help="shortest segment, seconds")
+    p.add_argument("--length", type=float, help="uniform segment length, seconds")
+    p.add_argument("--events", help="comma-separated event times (s) that start a segment")
+    p.set_defaults(func=_segment)
+
+
+def _eval_segments(args: argparse.Namespace) -> int:
+    from vidskill.boundaries.scenelist import read_segments, segment_files
+    from vidskill.metrics import evaluate_segmentation
+
+    if args.pred.is_dir() != args.gt.is_dir():
+        raise ValueError("PRED and GT must both be files or both be folders")
+    if args.pred.is_dir():
+        preds, gts = segment_files(args.pred), segment_files(args.gt)
+        pairs = [(preds[k], gts[k]) for k in sorted(preds) if k in gts]
+        if not pairs:
+            raise ValueError(f"no file in {args.pred} has a namesake (.json/.csv) in {args.gt}")
+    else:
+        pairs = [(args.pred, args.gt)]
+    videos = []
+    for pred_path, gt_path in pairs:
+        pred, gt = read_segments(pred_path), read_segments(gt_path)
+        videos.append((pred.segments, gt.segments, gt.duration or pred.duration))
+    report = evaluate_segmentation(videos, tolerance=args.tolerance,
+                                   rel_tolerance=args.rel_tolerance, fps=args.fps)
+    scores = report.as_dict()
+    if args.json:
+        print(json.dumps({"videos": report.videos, **scores}))
+    else:
+        width = max(len(k) for k in scores)
+        print(f"{'videos':<{width}}  {report.videos}")
+        print("\n".join(f"{k:<{width}}  {v:.3f}" for k, v in scores.items()))
+    return 0
+
+
+def _add_eval_segments(sub) -> None:
+    p = sub.add_parser("eval-segments", help="score predicted segments against ground truth")
+    p.add_argument("pred", type=Path, help="segment list (JSON/CSV) or a folder of them")
+    p.add_argument("gt", type=Path, help="ground truth: same formats or the corpus's JSON")
+    p.add_argument("--tolerance", type=float, default=0.5, help="boundary tolerance, seconds")
+    p.add_argument("--rel-tolerance", type=float, default=0.05,
+                   help="GEBD tolerance as a fraction of the video's duration")
+    p.add_argument("--fps", type=float, default=10.0, help="frame rate for MoF/Edit/F1@k")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_eval_segments)
+
+
+def _train_predictor(args: argparse.Namespace) -> int:
+    from vidskill.boundaries.actions import actions_file, actions_per_window, load_actions
+    from vidskill.boundaries.predictor import TrainSettings, train_predictor
+    from vidskill.boundaries.segment import video_features
+    from vidskill.video import VIDEO_SUFFIXES, open_video
+
+    paths = []
+    for src in args.inputs:
+        paths += (sorted(p for p in src.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+                  if src.is_dir() else [src])
+    if not paths:
+        raise ValueError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) under {args.inputs}")
+    corpus, actions = [], []
+    for path in paths:
+        feats = video_features(path, args.encoder, args.fps)
+        corpus.append(feats)
+        found = actions_file(path)
+        if found is None:
+            actions.append(None)
+            continue
+        with open_video(path) as reader:
+            times, acts = load_actions(found, reader.info.native_fps)
+        actions.append(actions_per_window(times, acts, feats))
+    settings = TrainSettings(steps=args.steps, hidden=args.hidden, seed=args.seed,
+                             device=args.device)
+    trained = train_predictor(corpus, actions if any(a is not None for a in actions) else None,
+                              settings)
+    out = trained.save(args.out)
+    print(f"trained on {len(corpus)} videos ({trained.card['data']['windows']} windows); "
+          f"final loss {trained.card['loss_curve'][-1]:.3f}; wrote {out} and its card")
+    return 0
+
+
+def _add_train_predictor(sub) -> None:
+    p = sub.add_parser("train-predictor", help="train the SBD next-window predictor on videos")
+    p.add_argument("inputs", nargs="+", type=Path, help="videos or folders of videos")
+    p.add_argument("--out", type=Path, default=Path("models/predictor.pt"))
+    p.add_argument("--encoder", default="flow-hof")
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--steps", type=int, default=400, help="optimiser steps")
+    p.add_argument("--hidden", type=int, default=64, help="GRU width")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    p.set_defaults(func=_train_predictor)
+
+
 def _features(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -272,8 +399,7 @@ def _add_train_encoder(sub) -> None:
     p.set_defaults(func=_train_encoder)
 
 
-
-COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query, _add_features, _add_train_encoder)
+COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder)
 
 
 def build_parser() -> argparse.ArgumentParser:

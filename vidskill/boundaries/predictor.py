@@ -243,7 +243,11 @@ def train_predictor(
     model = FeaturePredictor(PredictorConfig(videos[0].dim, s.hidden, n_actions))
     allx = np.concatenate([f.data for f in videos]).astype(np.float64)
     model.mean.copy_(torch.as_tensor(allx.mean(0), dtype=torch.float32))
-    model.scale.copy_(torch.as_tensor(np.maximum(allx.std(0), 1e-3), dtype=torch.float32))
+    # A dimension that barely moves in training must not explode on new video: floor its
+    # scale at a tenth of the typical one.
+    std = allx.std(0)
+    floor = max(0.1 * float(np.median(std)), 1e-6)
+    model.scale.copy_(torch.as_tensor(np.maximum(std, floor), dtype=torch.float32))
     model.to(device)
     zs = [model.normalise(torch.as_tensor(f.data, dtype=torch.float32, device=device))
           for f in videos]

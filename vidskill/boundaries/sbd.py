@@ -118,8 +118,10 @@ class PredictionErrorDetector:
                               features.times.astype(np.float64), start, end)
         stream = self.predictor.errors(features, actions)
         gap = self.gap_for(np.fromiter(stream, np.float64) if self.gap is None else np.zeros(0))
-        # A boundary at window i: the change happened between windows i-1 and i.
-        cut = np.concatenate([[features.times[0]], (features.times[1:] + features.times[:-1]) / 2])
+        # The error of window i is the first to see what window i adds to window i-1, the
+        # span [ends[i-1], ends[i]): a boundary found at i is placed in its middle.
+        ends = features.ends.astype(np.float64)
+        cut = np.concatenate([[features.times[0]], (ends[1:] + ends[:-1]) / 2])
         result = sbd_rule(stream, cut, gap, self.min_len, self.max_len, self.events,
                           reset=stream.reset)
         return Boundaries(result.times, result.scores, result.errors,

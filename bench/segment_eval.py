@@ -1,0 +1,93 @@
+"""Boundary F1 of sbd, novelty and uniform on the held-out long human videos of the demo corpus.
+
+The predictor is trained on the train split of the same corpus seed (or the shipped one
+with --shipped); the uniform baseline cuts at the mean ground-truth segment length of
+the train split, the best a fixed length can do. Prints one table (metrics as fractions).
+
+    .venv/bin/python bench/segment_eval.py --seeds 0 1 --corpus /tmp/vidskill-corpus
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidskill.boundaries import get_detector
+from vidskill.boundaries.base import Segment
+from vidskill.boundaries.predictor import TrainSettings, train_predictor
+from vidskill.boundaries.segment import SEGMENT_ENCODER, video_features
+from vidskill.encoders import get_encoder
+from vidskill.metrics import SegmentationReport, evaluate_segmentation
+from vidskill.synth import generate_corpus
+
+
+def split_features(corpus, split: str, encoder, cache: Path):
+    """(truth, features) of the corpus's long human videos of one split."""
+    return [(v, video_features(v.path, encoder, cache=cache))
+            for v in corpus.select(domain="human", kind="long", split=split)]
+
+
+def truth_segments(v) -> list[Segment]:
+    return [Segment(s.start, s.end, s.label) for s in v.segments]
+
+
+def segment_table(root: Path, seeds: list[int], encoder=SEGMENT_ENCODER,
+                  tolerance: float = 0.5, steps: int = 400, shipped: bool = False
+                  ) -> dict[str, SegmentationReport]:
+    """Metrics per detector, pooled over the test splits of the corpora with these seeds."""
+    runs: dict[str, list] = {"sbd": [], "novelty": [], "uniform": []}
+    for seed in seeds:
+        corpus = generate_corpus(root / f"seed{seed}", seed=seed)
+        cache = root / f"seed{seed}" / "features"
+        train = split_features(corpus, "train", encoder, cache)
+        test = split_features(corpus, "test", encoder, cache)
+        mean_len = float(np.mean([s.end - s.start for v, _ in train for s in v.segments]))
+        sbd = (get_detector("sbd") if shipped else get_detector(
+            "sbd", predictor=train_predictor([f for _, f in train],
+                                             settings=TrainSettings(steps=steps, seed=seed))))
+        detectors = {"sbd": sbd, "novelty": get_detector("novelty"),
+                     "uniform": get_detector("uniform", length=mean_len)}
+        for name, det in detectors.items():
+            for v, f in test:
+                b = det.detect(f)
+                runs[name].append((b.segments(), truth_segments(v), v.duration))
+    return {name: evaluate_segmentation(r, tolerance=tolerance) for name, r in runs.items()}
+
+
+def format_table(reports: dict[str, SegmentationReport]) -> str:
+    """One row per detector."""
+    cols = list(next(iter(reports.values())).as_dict())
+    lines = [f"{'detector':<9} " + " ".join(f"{c:>16}" for c in cols)]
+    for name, rep in reports.items():
+        lines.append(f"{name:<9} " + " ".join(f"{v:>16.3f}" for v in rep.as_dict().values()))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=Path("/tmp/vidskill-segment-eval"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--stride", type=float, default=SEGMENT_ENCODER[1]["stride"])
+    ap.add_argument("--window", type=float, default=SEGMENT_ENCODER[1]["window"])
+    ap.add_argument("--tolerance", type=float, default=0.5)
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--shipped", action="store_true", help="use models/predictor-demo.pt")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    encoder = get_encoder(SEGMENT_ENCODER[0], stride=args.stride, window=args.window)
+    reports = segment_table(args.corpus, args.seeds, encoder, args.tolerance, args.steps,
+                            args.shipped)
+    n = next(iter(reports.values()))
+    print(f"seeds {args.seeds}, {n.videos} test videos, "
+          f"{n.boundary_abs.tp + n.boundary_abs.fn} true boundaries, "
+          f"{time.perf_counter() - t0:.0f} s")
+    print(format_table(reports))
+
+
+if __name__ == "__main__":
+    main()

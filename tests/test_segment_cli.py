@@ -1,0 +1,115 @@
+"""`vidskill segment`, `eval-segments` and `train-predictor` on small synthetic videos."""
+
+import csv
+import io
+import json
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+import torch
+
+from vidskill.boundaries.predictor import load_predictor
+from vidskill.boundaries.scenelist import read_segments, timecode
+from vidskill.cli import main
+from vidskill.synth import write_long_video
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return write_long_video(tmp_path_factory.mktemp("seg") / "v.mp4", minutes=0.25, seed=3)
+
+
+def test_timecode_is_hh_mm_ss_mmm():
+    assert timecode(0) == "00:00:00.000"
+    assert timecode(3725.0427) == "01:02:05.043"
+
+
+def test_segment_csv_covers_the_video(video, capsys):
+    assert main(["segment", str(video.path), "--detector", "novelty", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0]["start_seconds"] == "0.000" and rows[0]["start_timecode"] == "00:00:00.000"
+    assert float(rows[-1]["end_seconds"]) == pytest.approx(video.duration, abs=0.06)
+    for a, b in zip(rows, rows[1:], strict=False):
+        assert a["end_seconds"] == b["start_seconds"] and a["end_frame"] == b["start_frame"]
+    assert int(rows[-1]["end_frame"]) == pytest.approx(video.n_frames, abs=1)
+
+
+def test_segment_json_with_the_shipped_predictor_then_eval(video, tmp_path, capsys):
+    out = tmp_path / "pred.json"
+    assert main(["segment", str(video.path), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["detector"] == "sbd" and doc["segments"][0]["start"] == 0.0
+    assert doc["segments"][-1]["end"] == pytest.approx(video.duration, abs=0.06)
+    capsys.readouterr()
+    truth = video.path.with_suffix(".json")
+    assert main(["eval-segments", str(truth), str(truth), "--json"]) == 0
+    perfect = json.loads(capsys.readouterr().out)
+    assert perfect["boundary_F1@0.5s"] == 1.0 and perfect["MoF"] == 1.0
+    assert main(["eval-segments", str(out), str(truth)]) == 0
+    table = capsys.readouterr().out
+    assert "boundary_F1@0.5s" in table and "F1@50" in table
+
+
+def test_video_shorter_than_a_window_is_one_segment(tmp_path, capsys):
+    short = write_long_video(tmp_path / "short.mp4", minutes=0.005)  # 3 frames at 10 fps
+    for detector in ("sbd", "novelty", "uniform"):
+        assert main(["segment", str(short.path), "--detector", detector]) == 0
+        segments = json.loads(capsys.readouterr().out)["segments"]
+        assert len(segments) == 1
+        assert segments[0]["end"] == pytest.approx(short.duration, abs=0.06)
+
+
+def test_eval_segments_pairs_folders_by_name(video, tmp_path, capsys):
+    (tmp_path / "pred").mkdir()
+    main(["segment", str(video.path), "--detector", "uniform", "--length", "2",
+          "--format", "csv", "--out", str(tmp_path / "pred" / "v.csv")])
+    assert len(read_segments(tmp_path / "pred" / "v.csv").segments) == 8  # 15 s / 2 s
+    capsys.readouterr()
+    assert main(["eval-segments", str(tmp_path / "pred"), str(video.path.parent), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["videos"] == 1
+    assert main(["eval-segments", str(tmp_path / "pred"), str(video.path)]) == 2
+
+
+def test_train_predictor_writes_weights_and_card(video, tmp_path, capsys):
+    out = tmp_path / "p.pt"
+    assert main(["train-predictor", str(video.path), "--out", str(out), "--steps", "5"]) == 0
+    trained = load_predictor(out, device="cpu")
+    assert trained.card["data"]["videos"] == [str(video.path)]
+    assert len(trained.card["loss_curve"]) == 1 and trained.card["settings"]["steps"] == 5
+    assert main(["train-predictor", str(tmp_path / "nothing-here")]) == 1
+
+
+@pytest.mark.slow
+def test_segmenting_30_minutes_keeps_memory_flat(tmp_path, capsys):
+    long = write_long_video(tmp_path / "long.mp4", minutes=30)
+    proc = psutil.Process()
+    base, peak, done = proc.memory_info().rss, [0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert main(["segment", str(long.path), "--detector", "sbd", "--format", "csv"]) == 0
+    finally:
+        done.set()
+        watcher.join()
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert float(rows[-1]["end_seconds"]) == pytest.approx(long.duration, abs=0.06)
+    frames_bytes = long.n_frames * 160 * 120 * 3  # what holding every frame would take
+    assert peak[0] - base < frames_bytes / 3, (peak[0] - base) / 1e6
+    assert np.isfinite([float(r["score"]) for r in rows]).all()

@@ -1,0 +1,62 @@
+"""Segment one video end to end: stream its features, detect boundaries, list the segments.
+
+Frames are decoded chunk by chunk by the encoder's streaming helper, so memory holds one
+chunk of frames and the (small) features of the whole video, whatever its length.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import numpy as np
+
+from vidskill.boundaries.base import BoundaryDetector
+from vidskill.boundaries.scenelist import SegmentList
+from vidskill.encoders import TooShortError, encode_video, get_encoder
+from vidskill.encoders.base import Encoder, Features
+from vidskill.video import open_video
+
+# Segmenting needs finer steps than retrieval: a boundary is no more precise than the window
+# stride, so windows of 1 s start every 0.1 s (10 windows per second of video).
+SEGMENT_ENCODER = ("flow-hof", {"window": 1.0, "stride": 0.1})
+
+
+def segment_encoder(name: str = SEGMENT_ENCODER[0], **settings) -> Encoder:
+    """An encoder with the segmenting defaults (`SEGMENT_ENCODER`) unless overridden."""
+    defaults = SEGMENT_ENCODER[1] if name == SEGMENT_ENCODER[0] else {}
+    return get_encoder(name, **{**defaults, **settings})
+
+
+def video_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_ENCODER[0],
+                   fps: float = 10.0, cache: str | os.PathLike | None = None) -> Features:
+    """Features of a whole video; empty (0 windows) when it is shorter than one window."""
+    enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
+    try:
+        return encode_video(source, enc, fps=fps, cache=cache)
+    except TooShortError:
+        return Features(np.zeros((0, enc.dim), np.float32), np.zeros(0), np.zeros(0), enc.name,
+                        getattr(enc, "settings", {}), str(source))
+
+
+def segment_video(
+    source: str | os.PathLike,
+    detector: BoundaryDetector,
+    encoder: Encoder | str = SEGMENT_ENCODER[0],
+    fps: float = 10.0,
+    cache: str | os.PathLike | None = None,
+) -> SegmentList:
+    """Segments covering the whole video (one segment when it is too short to encode)."""
+    with open_video(source) as reader:
+        info = reader.info
+    features = video_features(source, encoder, fps, cache)
+    boundaries = detector.detect(features)
+    start, end = info.start_time, info.start_time + info.duration
+    inside = (boundaries.times > start) & (boundaries.times < end)
+    boundaries = replace(boundaries, times=boundaries.times[inside],
+                         scores=boundaries.scores[inside], start=start, end=end)
+    settings = {k: v for k, v in vars(detector).items()
+                if not k.startswith("_") and isinstance(v, (int, float, str, bool, type(None)))}
+    return SegmentList(tuple(boundaries.segments()), info.duration, info.native_fps, start,
+                       str(source), detector.name, {"encoder": features.encoder, "fps": fps,
+                                                    **settings})
