@@ -65,6 +65,15 @@ def test_reset_callback_is_called_before_the_next_error_is_read():
     assert read[9] == (9, [8])
 
 
+def test_steps_without_a_prediction_are_skipped():
+    # NaN steps add nothing to the history: the jump at 10 is measured against [1]*4 + [x].
+    e = flat(jump_at=10, size=50.0)
+    e[1:6] = np.nan
+    result = sbd_rule(e, T, gap=39.0, min_len=2)
+    assert result.indices.tolist() == [10]  # 50 - 50/5 = 40 > 39; with 9 ones it'd be 45
+    assert sbd_rule(e, T, gap=40.0, min_len=2).indices.tolist() == []
+
+
 def test_max_len_forces_a_cut_and_events_add_boundaries():
     assert sbd_rule(flat(), T, gap=10.0, min_len=2, max_len=6).indices.tolist() == [6, 12, 18]
     result = sbd_rule(flat(), T, gap=10.0, min_len=2, events=[7.5, 7.6, 15.0])

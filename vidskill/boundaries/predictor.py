@@ -1,5 +1,9 @@
 """The SBD predictor: a small causal GRU that predicts the next window's features (and action).
 
+"Next window" means the one that starts where the current one ends, `horizon` steps ahead
+(window length / stride, measured on the training features): with overlapping windows the
+very next step shares most of its frames with the current one and is trivial to predict.
+
 Its per-step error is a negative log-likelihood in nats: a diagonal Gaussian with learned
 (per-step, per-dimension) variance over the standardised next feature vector, plus the
 categorical NLL of the next action when the corpus has actions. Weights are a plain
@@ -33,11 +37,12 @@ _LOGVAR_RANGE = (-4.0, 4.0)
 
 @dataclass(frozen=True)
 class PredictorConfig:
-    """Shape of a predictor: feature dimension, hidden size, number of discrete actions."""
+    """Shape of a predictor: feature dimension, hidden size, discrete actions, steps ahead."""
 
     dim: int
     hidden: int = 64
     n_actions: int = 0
+    horizon: int = 1
 
 
 class FeaturePredictor(nn.Module):
@@ -71,16 +76,18 @@ class FeaturePredictor(nn.Module):
         actions: torch.Tensor | None = None,
         state: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """NLL (nats) of z[:, 1:] given z[:, :-1] from `state`, shape (B, T-1), and the state
-        after consuming z[:, :-1]. z is standardised (B, T, D); actions (B, T) int, -1 = none."""
-        prev_a = None if actions is None else actions[:, :-1]
-        out, state = self.gru(self.inp(self._inputs(z[:, :-1], prev_a)), state)
+        """NLL (nats) of z[:, h:] given z[:, :-h] (h = horizon) from `state`, shape (B, T-h),
+        and the state after consuming z[:, :-h]. z is standardised (B, T, D); actions (B, T)
+        int, -1 = none."""
+        h = self.config.horizon
+        prev_a = None if actions is None else actions[:, :-h]
+        out, state = self.gru(self.inp(self._inputs(z[:, :-h], prev_a)), state)
         mu, logvar = self.head(out).chunk(2, dim=-1)
         logvar = logvar.clamp(*_LOGVAR_RANGE)
-        target = z[:, 1:]
+        target = z[:, h:]
         nll = 0.5 * (_LOG2PI + logvar + (target - mu) ** 2 * torch.exp(-logvar)).sum(-1)
         if self.action_head is not None and actions is not None:
-            nxt = actions[:, 1:]
+            nxt = actions[:, h:]
             logp = torch.log_softmax(self.action_head(out), dim=-1)
             act = -logp.gather(-1, nxt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             nll = nll + act * (nxt >= 0)
@@ -90,8 +97,9 @@ class FeaturePredictor(nn.Module):
 class PredictionErrors:
     """Lazy per-window errors of one video with `reset(i)`: restart the GRU from window i.
 
-    Iterating yields one error per window (the first is 0: nothing predicts it). The GRU
-    runs over chunks of windows for speed; a reset drops the rest of the current chunk.
+    Iterating yields one error per window; NaN for the first `horizon` windows of a segment,
+    which nothing in the segment predicts. The GRU runs over chunks of windows for speed; a
+    reset drops what was computed past the reset point.
     """
 
     def __init__(
@@ -121,24 +129,28 @@ class PredictionErrors:
         self._restart = int(i)
 
     def __iter__(self) -> Iterator[float]:
-        n = len(self)
-        if n == 0:
-            return
+        n, h = len(self), self.model.config.horizon
         self._restart = None
-        yield 0.0
-        pos, state = 0, None
-        while pos < n - 1:
-            stop = min(n - 1, pos + self.chunk)
-            with torch.inference_mode():
-                acts = None if self._a is None else self._a[:, pos:stop + 1]
-                errs, new_state = self.model.step_errors(self._z[:, pos:stop + 1], acts, state)
-            for e in errs[0].tolist():
-                yield e
-                if self._restart is not None:
-                    pos, state, self._restart = self._restart, None, None
-                    break
+        start = consumed = 0  # segment start; inputs start..consumed-1 are in `state`
+        state = None
+        errors: dict[int, float] = {}
+        for j in range(n):
+            if j - h < start:
+                yield math.nan
             else:
-                pos, state = stop, new_state
+                if j not in errors:
+                    stop = min(n - h, max(consumed + self.chunk, j - h + 1))
+                    with torch.inference_mode():
+                        acts = None if self._a is None else self._a[:, consumed:stop + h]
+                        errs, state = self.model.step_errors(
+                            self._z[:, consumed:stop + h], acts, state)
+                    errors = dict(zip(range(consumed + h, stop + h), errs[0].tolist(),
+                                      strict=True))
+                    consumed = stop
+                yield errors[j]
+            if self._restart is not None:
+                start = consumed = self._restart
+                state, errors, self._restart = None, {}, None
 
 
 def robust_spread(values: np.ndarray) -> float:
@@ -235,12 +247,19 @@ def train_predictor(
     if len(dims) != 1:
         raise ValueError(f"videos have features of different dimensions {sorted(dims)}; "
                          "encode them all with one encoder and settings")
+    horizon = next_window_steps(videos)
+    keep = [i for i, f in enumerate(videos) if len(f) > horizon]
+    if not keep:
+        raise ValueError(f"every video is shorter than {horizon + 1} windows (a window and "
+                         "the next one); give longer videos")
     acts = _check_actions(videos, actions)
+    videos = [videos[i] for i in keep]
+    acts = None if acts is None else [acts[i] for i in keep]
     n_actions = 0 if acts is None else int(max(a.max() for a in acts)) + 1
     device = _device(s.device)
     gen = torch.Generator().manual_seed(s.seed)
     torch.manual_seed(s.seed)
-    model = FeaturePredictor(PredictorConfig(videos[0].dim, s.hidden, n_actions))
+    model = FeaturePredictor(PredictorConfig(videos[0].dim, s.hidden, n_actions, horizon))
     allx = np.concatenate([f.data for f in videos]).astype(np.float64)
     model.mean.copy_(torch.as_tensor(allx.mean(0), dtype=torch.float32))
     # A dimension that barely moves in training must not explode on new video: floor its
@@ -258,7 +277,7 @@ def train_predictor(
     curve: list[float] = []
     model.train()
     for _ in range(s.steps):
-        zb, ab = _batch(zs, ats, lengths, s.batch, s.seq_len + 1, gen)
+        zb, ab = _batch(zs, ats, lengths, s.batch, s.seq_len + horizon, gen)
         loss = model.step_errors(zb, ab)[0].mean() / model.config.dim
         opt.zero_grad()
         loss.backward()
@@ -269,7 +288,7 @@ def train_predictor(
     model.eval()
     errors = np.concatenate([
         np.fromiter(PredictionErrors(model, f.data, None if acts is None else acts[i]),
-                    np.float64)[1:]
+                    np.float64)[horizon:]
         for i, f in enumerate(videos)
     ])
     card = {
@@ -290,6 +309,16 @@ def train_predictor(
     }
     log.info("trained predictor on %d videos; final loss %.3f", len(videos), curve[-1])
     return TrainedPredictor(model, card)
+
+
+def next_window_steps(videos: Sequence[Features]) -> int:
+    """Steps from a window to the one starting where it ends: window length / stride."""
+    lengths = np.concatenate([f.ends - f.starts for f in videos])
+    hops = np.concatenate([np.diff(f.starts) for f in videos if len(f) > 1])
+    hop = float(np.median(hops)) if len(hops) else 0.0
+    if hop <= 0:
+        return 1
+    return max(1, int(round(float(np.median(lengths)) / hop)))
 
 
 def _check_actions(videos, actions) -> list[np.ndarray] | None:

@@ -17,6 +17,7 @@ which turns a burst of events into a burst of minimum-length segments).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -67,7 +68,10 @@ class SBDRule:
         self._excess = 0.0
 
     def push(self, error: float, time: float) -> tuple[str, float] | None:
-        """Feed one step; return (cause, confidence) when it starts a new segment, else None."""
+        """Feed one step; return (cause, confidence) when it starts a new segment, else None.
+        A NaN error (nothing in the segment predicts this step yet) is skipped."""
+        if math.isnan(error):
+            return None
         if self._start is None:  # the first step has nothing to be predicted from
             self._start = time
             while self._events and self._events[0] <= time:

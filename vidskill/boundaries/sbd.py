@@ -86,12 +86,13 @@ class PredictionErrorDetector:
         videos = list(corpus)
         if self._predictor is None and self._predictor_path is None:
             self._predictor = train_predictor(videos, actions, self.train)
-        errors = [
+        errors = np.concatenate([np.zeros(0)] + [
             np.fromiter(self.predictor.errors(f, None if actions is None else actions[i]),
-                        np.float64)[1:]
+                        np.float64)
             for i, f in enumerate(videos)
-        ]
-        self.corpus_spread_ = robust_spread(np.concatenate(errors)) if errors else None
+        ])
+        errors = errors[np.isfinite(errors)]
+        self.corpus_spread_ = robust_spread(errors) if len(errors) else None
         return self
 
     def gap_for(self, errors: np.ndarray) -> float:
@@ -106,7 +107,7 @@ class PredictionErrorDetector:
                 raise ValueError("calibration='corpus' needs fit(corpus) or a predictor card "
                                  "with an error spread; or use calibration='video'")
         else:
-            spread = robust_spread(errors[1:])
+            spread = robust_spread(errors[np.isfinite(errors)])
         return max(self.k * float(spread), 1e-6)
 
     def detect(self, features: Features, actions: np.ndarray | None = None) -> Boundaries:
@@ -118,10 +119,12 @@ class PredictionErrorDetector:
                               features.times.astype(np.float64), start, end)
         stream = self.predictor.errors(features, actions)
         gap = self.gap_for(np.fromiter(stream, np.float64) if self.gap is None else np.zeros(0))
-        # The error of window i is the first to see what window i adds to window i-1, the
-        # span [ends[i-1], ends[i]): a boundary found at i is placed in its middle.
+        # The error of window i is the first to see what window i adds to the window h steps
+        # before it (h = horizon), the span [ends[i-h], ends[i]): a boundary found at i is
+        # placed in its middle.
+        h = self.predictor.model.config.horizon
         ends = features.ends.astype(np.float64)
-        cut = np.concatenate([[features.times[0]], (ends[1:] + ends[:-1]) / 2])
+        cut = np.concatenate([features.times[:h], (ends[h:] + ends[:-h]) / 2])
         result = sbd_rule(stream, cut, gap, self.min_len, self.max_len, self.events,
                           reset=stream.reset)
         return Boundaries(result.times, result.scores, result.errors,
