@@ -174,3 +174,22 @@ def test_actions_add_a_categorical_term():
     assert np.all(with_a[1:] > no_a[1:])
     with pytest.raises(ValueError, match="every video or for none"):
         train_predictor(feats, [acts[0], None])
+
+
+def test_actions_beside_a_video_are_read_and_resampled_to_windows(tmp_path):
+    from vidskill.boundaries.actions import actions_file, actions_per_window, load_actions
+    from vidskill.errors import ConfigError
+
+    video = tmp_path / "v.mp4"
+    assert actions_file(video) is None
+    np.save(tmp_path / "v.actions.npy", np.array([0, 0, 1, 1, 2, 2]))
+    times, acts = load_actions(actions_file(video), fps=2.0)  # frames at 0, 0.5, ..., 2.5 s
+    feats = Features(np.zeros((3, 1), np.float32), np.array([-0.5, 0.5, 2.0]),
+                     np.array([0.0, 1.0, 2.0]), "x")  # centres -0.25, 0.75, 2.0
+    assert actions_per_window(times, acts, feats).tolist() == [-1, 0, 2]
+    (tmp_path / "w.actions.csv").write_text("time,action\n0.0,3\n1.0,4\n")
+    times, acts = load_actions(actions_file(tmp_path / "w.mp4"), fps=30.0)
+    assert times.tolist() == [0.0, 1.0] and acts.tolist() == [3, 4]
+    (tmp_path / "bad.actions.csv").write_text("t,a\n0,1\n")
+    with pytest.raises(ConfigError, match="'action' column"):
+        load_actions(tmp_path / "bad.actions.csv", fps=30.0)
