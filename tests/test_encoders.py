@@ -157,6 +157,18 @@ def test_content_hash_follows_content(tmp_path):
     assert content_hash(a) == content_hash(b)
     b.write_bytes(b"x" * 4999 + b"y")
     assert content_hash(a) != content_hash(b)
+    big = bytearray(5 << 20)  # sampled at start, middle and end
+    a.write_bytes(big)
+    before = content_hash(a)
+    big[len(big) // 2] = 1
+    a.write_bytes(big)
+    assert content_hash(a) != before
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "0001.png").write_bytes(b"one")
+    before = content_hash(folder)
+    (folder / "0001.png").write_bytes(b"two")
+    assert content_hash(folder) != before
 
 
 def test_similarities():

@@ -31,17 +31,19 @@ def content_hash(path: str | os.PathLike) -> str:
     """
     p = Path(path)
     h = hashlib.sha256()
-    files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
-    for f in files:
-        size = f.stat().st_size
-        h.update(f"{f.name if p.is_dir() else ''}:{size}".encode())
-        with open(f, "rb") as fh:
-            if size <= 3 * _SAMPLE or p.is_dir():
-                h.update(fh.read(3 * _SAMPLE if not p.is_dir() else _SAMPLE))
-            else:
-                for offset in (0, size // 2, size - _SAMPLE):
-                    fh.seek(offset)
-                    h.update(fh.read(_SAMPLE))
+    if p.is_dir():
+        for f in sorted(f for f in p.iterdir() if f.is_file()):
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+            with open(f, "rb") as fh:
+                h.update(fh.read(_SAMPLE))
+        return h.hexdigest()
+    size = p.stat().st_size
+    h.update(f"{size}".encode())
+    with open(p, "rb") as fh:
+        offsets = (0,) if size <= 3 * _SAMPLE else (0, size // 2, size - _SAMPLE)
+        for offset in offsets:
+            fh.seek(offset)
+            h.update(fh.read(3 * _SAMPLE if len(offsets) == 1 else _SAMPLE))
     return h.hexdigest()
 
 

@@ -14,7 +14,8 @@ unchanged:
 - the motion-energy profile over time: variation, periodicity, duty cycle, spectrum bands;
 - the local structure of the flow: coherence (translation vs deformation), anisotropy,
   share of curl vs divergence, net expansion vs contraction;
-- the moving region's trajectory: elongation of its path (line vs loop), straightness;
+- the moving region's trajectory: elongation of its path (line vs loop), straightness, and
+  its spread relative to the moving region's size (camera distance cancels out);
 - the speed level, with a low weight, since it depends on the camera's distance.
 
 Assumptions of the defaults (stated, not fitted to any corpus): camera motion is removed by
@@ -54,7 +55,7 @@ class MotionEncoder(FlowEncoder):
         if harmonics < 1:
             raise ValueError(f"harmonics must be >= 1, got {harmonics}")
         self.harmonics, self.lags = int(harmonics), tuple(float(x) for x in lags)
-        self.dim = 2 * self.harmonics + 2 * len(self.lags) + (3 + len(BANDS) - 1) + 4 + 2 + 1
+        self.dim = 2 * self.harmonics + 2 * len(self.lags) + (3 + len(BANDS) - 1) + 4 + 3 + 1
 
     def params(self) -> dict:
         return {"harmonics": self.harmonics, "lags": list(self.lags)}
@@ -98,6 +99,7 @@ class MotionEncoder(FlowEncoder):
             "aniso": aniso,
             "centroid": cx + 1j * cy,
             "moving": moving.reshape(p, -1).any(1),
+            "extent": np.sqrt(moving.reshape(p, -1).mean(1) * h * w) / short,  # short sides
         }
 
     def pool(self, prepared, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
@@ -110,7 +112,8 @@ class MotionEncoder(FlowEncoder):
         shape = np.concatenate([window_shape, instant_shape]) * 2 - 1
         blocks = [l2(shape), l2(self._lag_block(prepared["z"][idx], step)),
                   l2(self._energy_block(e, step)), l2(self._structure_block(prepared, idx)),
-                  l2(self._path_block(prepared["centroid"][idx], prepared["moving"][idx])),
+                  l2(self._path_block(prepared["centroid"][idx], prepared["moving"][idx],
+                                      prepared["extent"][idx])),
                   SPEED_WEIGHT * np.array([np.tanh(np.log((mean_e + 1e-6) / TYPICAL))])]
         return l2(np.concatenate(blocks))
 
@@ -156,18 +159,19 @@ class MotionEncoder(FlowEncoder):
         ])
 
     @staticmethod
-    def _path_block(c: np.ndarray, moving: np.ndarray) -> np.ndarray:
-        """Elongation (line vs loop) and straightness of the moving region's path."""
-        c = c[moving]
+    def _path_block(c: np.ndarray, moving: np.ndarray, extent: np.ndarray) -> np.ndarray:
+        """Elongation (line vs loop), straightness and relative spread of the moving path."""
+        c, extent = c[moving], extent[moving]
         if len(c) < 3:
-            return np.zeros(2)
+            return np.zeros(3)
         d = c - c.mean()
         cov = np.cov(np.stack([d.real, d.imag]))
         ev = np.linalg.eigvalsh(cov)
         roundness = np.sqrt(max(ev[0], 0.0) / max(ev[1], 1e-12))
         path = np.abs(np.diff(c)).sum()
         straight = np.abs(c[-1] - c[0]) / path if path > 0 else 0.0
-        return np.array([_centred(roundness), _centred(straight)])
+        spread = np.sqrt((np.abs(d) ** 2).mean()) / max(float(extent.mean()), 1e-6)
+        return np.array([_centred(roundness), _centred(straight), _centred(spread / (1 + spread))])
 
 
 def l1(x: np.ndarray) -> np.ndarray:
