@@ -96,7 +96,7 @@ def test_segment_query_excludes_itself_and_finds_its_neighbour(tmp_path):
     assert hits[0].video_path == "b.mp4" and hits[0].score > 0.9
 
 
-@pytest.mark.parametrize("factory", ["Flat", "HNSW32"])
+@pytest.mark.parametrize("factory", ["Flat", "HNSW32", "IVF8,Flat"])
 def test_filters_return_k_matching_hits(tmp_path, factory):
     store = new_store(tmp_path / "s")
     # 60 robot videos and 3 human ones: human clips are rare and mostly far from the query

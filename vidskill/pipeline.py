@@ -14,15 +14,17 @@ import json
 import logging
 import multiprocessing
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from tqdm import tqdm
 
@@ -32,11 +34,13 @@ from vidskill.encoders import DEFAULT_ENCODER, Features, encode_video_multi, get
 from vidskill.encoders.cache import content_hash
 from vidskill.manifest import Source, resolve_sources
 from vidskill.store import POOLINGS, ClipStore
-from vidskill.video import open_video
+from vidskill.video import Frames, VideoReader
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DETECTOR = "novelty"
+ENGINES = ("local", "ray")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -165,28 +169,97 @@ def _detector_for(key: str):
 def encode(path: str | os.PathLike, settings: IngestSettings) -> tuple[dict[str, Features], float]:
     """Per-window features of a whole video for each of the settings' encoders, and its length (s)."""
     encoders = _encoders(settings)
-    with open_video(path, fps=settings.fps, size=settings.size) as reader:
+    with PrefetchReader(path, fps=settings.fps, size=settings.size) as reader:
         feats = encode_video_multi(reader, encoders, chunk_seconds=settings.chunk_seconds)
         duration = float(reader.info.duration)
     return {e: f for e, f in zip(settings.encoders, feats, strict=True)}, duration
 
 
-def process_video(source: Source, settings: IngestSettings) -> VideoResult:
-    """Decode, encode and segment one video; any failure is returned as its reason."""
+class PrefetchReader(VideoReader):
+    """A VideoReader whose chunks a thread decodes `depth` ahead, overlapping decode and compute."""
+
+    depth = 2
+
+    def chunks(self, seconds: float = 10.0, overlap: float = 0.0) -> Iterator[Frames]:
+        return prefetch(super().chunks(seconds, overlap), self.depth)
+
+
+def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
+    """Yield `items` while a thread produces up to `depth` of them ahead (errors re-raised here)."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def feed() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            put((_END, e))
+            return
+        put((_END, None))
+
+    thread = threading.Thread(target=feed, name="vidskill-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+_END = object()
+
+
+def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
+    """Decode and encode one video: the first, GPU-capable half of `process_video`."""
     t0 = time.perf_counter()
     try:
         features, duration = encode(source.path, settings)
-        first = features[settings.encoders[0]]
-        if len(first) == 0:
+        if len(features[settings.encoders[0]]) == 0:
             raise ValueError("no feature window fits in the video: it is too short to encode")
-        if settings.segmentation(source).get("segment") == "whole":
+    except Exception as e:  # one bad video must not stop the batch: its reason is recorded
+        log.debug("failed on %s", source.path, exc_info=True)
+        return VideoResult(source, error=_reason(e), seconds=time.perf_counter() - t0)
+    return VideoResult(source, features, duration=duration, seconds=time.perf_counter() - t0)
+
+
+def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult:
+    """Cut an encoded video into clips: the second, CPU half of `process_video`."""
+    if result.error is not None:
+        return result
+    t0 = time.perf_counter()
+    first = result.features[settings.encoders[0]]
+    try:
+        if settings.segmentation(result.source).get("segment") == "whole":
             segments: tuple[Segment, ...] = (Segment(float(first.starts[0]), float(first.ends[-1])),)
         else:
             segments = tuple(_detector(settings).detect(first).segments())
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
-        log.debug("failed on %s", source.path, exc_info=True)
-        return VideoResult(source, error=_reason(e), seconds=time.perf_counter() - t0)
-    return VideoResult(source, features, segments, duration, seconds=time.perf_counter() - t0)
+        log.debug("failed on %s", result.source.path, exc_info=True)
+        return VideoResult(result.source, error=_reason(e),
+                           seconds=result.seconds + time.perf_counter() - t0)
+    return replace(result, segments=segments, seconds=result.seconds + time.perf_counter() - t0)
+
+
+def process_video(source: Source, settings: IngestSettings) -> VideoResult:
+    """Decode, encode and segment one video; any failure is returned as its reason."""
+    return segment_result(encode_source(source, settings), settings)
 
 
 def _reason(e: BaseException) -> str:
@@ -209,7 +282,8 @@ class LocalExecutor:
     """In this process (workers <= 1) or on a pool of `workers` spawned processes.
 
     At most `window` videos past the oldest unfinished one are in flight, which bounds the
-    results held back for in-order commits. A crashed worker fails only its own videos.
+    results held back for in-order commits. When a worker dies the pool is restarted: the
+    first video reported lost is recorded as failed and the others in flight run again.
     """
 
     def __init__(self, workers: int = 1, window: int | None = None):
@@ -249,6 +323,21 @@ class LocalExecutor:
                             "decoder crash or out of memory); check it with `vidskill info`"))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(engine: str = "local", *, workers: int | None = None,
+                  address: str | None = None) -> Executor:
+    """The executor for an engine name: 'local' (process pool of `workers`, default 1) or
+    'ray' (Ray Data on the cluster at `address`, or a local Ray; `workers` caps tasks)."""
+    if engine == "local":
+        if address is not None:
+            raise ValueError("--address is for --engine ray; the local engine runs here")
+        return LocalExecutor(workers or 1)
+    if engine == "ray":
+        from vidskill.ray_engine import RayExecutor
+
+        return RayExecutor(address=address, workers=workers)
+    raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
 
 
 # --------------------------------------------------------------------------------------
