@@ -83,5 +83,5 @@ def test_gpu_batches_follow_memory_and_models():
 def test_unknown_engine_and_address_without_ray():
     with pytest.raises(ValueError, match="engine must be one of"):
         make_executor("spark")
-    with pytest.raises(ValueError, match="--address is for --engine ray"):
+    with pytest.raises(ValueError, match="--address and resources are for --engine ray"):
         make_executor("local", address="auto")

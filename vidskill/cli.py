@@ -95,7 +95,7 @@ def _key_values(pairs: list[str] | None, option: str) -> dict:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from vidskill.pipeline import IngestSettings, ingest
+    from vidskill.pipeline import IngestSettings, ingest, make_executor
     from vidskill.store import ClipStore
 
     encoder_settings = _key_values(args.encoder_setting, "--encoder-setting")
@@ -111,7 +111,8 @@ def _ingest(args: argparse.Namespace) -> int:
             segment=False if args.no_segment else None,
         )
         report = ingest(
-            args.sources, store, settings, workers=args.workers,
+            args.sources, store, settings,
+            executor=make_executor(args.engine, workers=args.workers, address=args.address),
             index_factory=args.index_factory, progress=not args.no_progress,
             kind=args.kind, label=args.label, domain=args.domain,
         )
@@ -131,7 +132,13 @@ def _add_ingest(sub) -> None:
     p.add_argument("sources", nargs="+",
                    help="video files, folders, globs, or manifests (.csv/.jsonl with a path column)")
     p.add_argument("--store", required=True, type=Path, help="store folder (created if missing)")
-    p.add_argument("--workers", type=int, default=1, help="processes over videos (default 1)")
+    p.add_argument("--workers", type=int,
+                   help="local: processes over videos (default 1); ray: most encode tasks at "
+                   "once (default: one per CPU, or per GPU for GPU encoders)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this machine; ray: Ray Data on a cluster (needs vidskill[ray])")
+    p.add_argument("--address", help="ray cluster address, e.g. auto or ray://head:10001 "
+                   "(default: a local Ray)")
     p.add_argument("--encoder", action="append",
                    help="encoder name, repeatable; the first drives segmentation (default flow-hof)")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
@@ -176,16 +183,21 @@ def _query(args: argparse.Namespace) -> int:
         else:
             query = query_features(args.input, store, args.start, args.end)[encoder]
         hits = store.search(query, args.k, encoder=encoder, domain=args.domain, label=args.label)
-    if args.json:
+    _print_hits(hits, args.json)
+    return 0
+
+
+def _print_hits(hits: list, as_json: bool) -> None:
+    """Search results as a table (or one JSON list) on standard output."""
+    if as_json:
         print(json.dumps([h.as_dict() for h in hits]))
-        return 0
+        return
     rows = [("rank", "score", "segment", "start", "end", "label", "domain", "video")]
     rows += [(str(r), f"{h.score:.3f}", str(h.segment_id), f"{h.start:.2f}", f"{h.end:.2f}",
               h.label or "-", h.domain or "-", h.video_path) for r, h in enumerate(hits, 1)]
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=False)) + "  " + row[-1])
-    return 0
 
 
 def _add_query(sub) -> None:
@@ -399,7 +411,32 @@ def _add_train_encoder(sub) -> None:
     p.set_defaults(func=_train_encoder)
 
 
-COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder)
+def _run(args: argparse.Namespace) -> int:
+    from vidskill.pipeline import IngestReport
+    from vidskill.runner import load_pipeline, run_pipeline
+
+    result = run_pipeline(load_pipeline(args.pipeline, args.set or ()))
+    if isinstance(result, IngestReport):
+        if args.json:
+            print(json.dumps(result.as_dict()))
+        print(result.summary(), file=sys.stderr if args.json else sys.stdout)
+        return 0 if result.ok else EXIT_FAILED
+    _print_hits(result, args.json)
+    return 0
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run a pipeline file (pipelines/ingest.toml, query.toml)",
+                       description="Run a job described by a TOML pipeline file; any key can "
+                       "be overridden, e.g. --set store=/tmp/s --set engine.workers=2.")
+    p.add_argument("pipeline", type=Path, help="the pipeline file (.toml)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a key (dotted, value in TOML syntax), repeatable")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_run)
+
+
+COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder, _add_run)
 
 
 def build_parser() -> argparse.ArgumentParser:

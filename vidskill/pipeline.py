@@ -326,17 +326,18 @@ class LocalExecutor:
 
 
 def make_executor(engine: str = "local", *, workers: int | None = None,
-                  address: str | None = None) -> Executor:
+                  address: str | None = None, **resources) -> Executor:
     """The executor for an engine name: 'local' (process pool of `workers`, default 1) or
-    'ray' (Ray Data on the cluster at `address`, or a local Ray; `workers` caps tasks)."""
+    'ray' (Ray Data on the cluster at `address`, or a local Ray; `workers` caps tasks;
+    `resources`: gpus/cpus per task, see RayExecutor)."""
     if engine == "local":
-        if address is not None:
-            raise ValueError("--address is for --engine ray; the local engine runs here")
+        if address is not None or resources:
+            raise ValueError("--address and resources are for --engine ray; local runs here")
         return LocalExecutor(workers or 1)
     if engine == "ray":
         from vidskill.ray_engine import RayExecutor
 
-        return RayExecutor(address=address, workers=workers)
+        return RayExecutor(address=address, workers=workers, **resources)
     raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
 
 
