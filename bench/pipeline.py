@@ -1,0 +1,132 @@
+"""End-to-end ingest speed as a ratio to decode-only speed, and peak memory against length.
+
+Throughput: `process_video` (decode, flow, encoders, segmentation; default CPU settings:
+flow-hof on DIS, novelty detector, 10 fps, 160 px) on a long demo video, in source-video
+seconds per wall second and frames/s, as a ratio to decoding the same file at the same rate
+and size in the same run (target: >= 0.7). With a GPU, also RAFT-small flow-hof + r3d_18 at
+224 px as a ratio to RAFT-small flow-hof alone (random weights: speed only).
+Memory: a fresh subprocess runs `process_video` on videos of 1, 10 and 60 minutes
+(`vidskill.synth.write_long_video`, cached) and reports its peak RSS (target: growth from
+the shortest to the longest <= 10%; 'work' is the peak above the RSS after imports).
+`--rss-fps` lowers the sampling rate of those runs only, to keep an hour of video
+affordable on a small CPU. Prints tables; no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vidskill.manifest import Source
+from vidskill.pipeline import IngestSettings, process_video
+from vidskill.synth import write_long_video
+from vidskill.video import open_video
+
+GPU_FLOW = {"method": "raft", "model": "small", "weights": None}
+
+
+def long_video(cache: Path, minutes: float) -> Path:
+    """A cached demo long video of `minutes` (written on first use)."""
+    path = cache / f"long-{minutes:g}min.mp4"
+    if not path.exists():
+        write_long_video(path, minutes)
+    return path
+
+
+def decode_only(path: Path, settings: IngestSettings) -> tuple[float, int]:
+    """Seconds to decode the sampled frames in the pipeline's chunks, and the frame count."""
+    start, frames = time.perf_counter(), 0
+    with open_video(path, fps=settings.fps, size=settings.size) as reader:
+        for chunk in reader.chunks(settings.chunk_seconds):
+            frames += len(chunk)
+    return time.perf_counter() - start, frames
+
+
+def end_to_end(path: Path, settings: IngestSettings) -> tuple[float, float]:
+    """Seconds for `process_video`, and the video's duration."""
+    start = time.perf_counter()
+    result = process_video(Source(path), settings)
+    if result.error:
+        raise RuntimeError(f"{path}: {result.error}")
+    return time.perf_counter() - start, float(result.duration)
+
+
+def throughput_rows(path: Path, named: dict[str, IngestSettings]) -> list[tuple]:
+    """(settings, video s per wall s, frames/s, decode-only frames/s, ratio) per settings."""
+    rows = []
+    for name, settings in named.items():
+        process_video(Source(path), settings)  # warm: models built, files cached
+        dec_s, frames = decode_only(path, settings)
+        e2e_s, duration = end_to_end(path, settings)
+        rows.append((name, duration / e2e_s, frames / e2e_s, frames / dec_s, dec_s / e2e_s))
+    return rows
+
+
+def rss_child(path: Path, fps: float) -> None:
+    """Run in a subprocess: process one video, print peak RSS (MiB) before and after as JSON."""
+    settings = IngestSettings(fps=fps)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    seconds, duration = end_to_end(path, settings)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"base_mib": base, "peak_mib": peak, "seconds": seconds,
+                      "duration": duration}))
+
+
+def rss_rows(cache: Path, minutes: list[float], fps: float) -> list[dict]:
+    rows = []
+    for m in minutes:
+        path = long_video(cache, m)
+        out = subprocess.run([sys.executable, __file__, "--rss-child", str(path),
+                              "--rss-fps", str(fps)], capture_output=True, text=True, check=True)
+        rows.append({"minutes": m, **json.loads(out.stdout.strip().splitlines()[-1])})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path,
+                        default=Path(tempfile.gettempdir()) / "vidskill-bench")
+    parser.add_argument("--throughput-minutes", type=float, default=2.0)
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0, 60.0])
+    parser.add_argument("--rss-fps", type=float, default=10.0)
+    parser.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(args.rss_child, args.rss_fps)
+        return
+    args.cache.mkdir(parents=True, exist_ok=True)
+    named = {"default CPU (DIS + flow-hof, 160 px)": IngestSettings()}
+    import torch
+
+    if torch.cuda.is_available():
+        named["RAFT-small flow-hof, 224 px"] = IngestSettings(
+            size=224, encoder_settings={"flow-hof": {"flow": GPU_FLOW}})
+        named["RAFT-small flow-hof + r3d_18, 224 px"] = IngestSettings(
+            size=224, encoders=("flow-hof", "r3d_18"),
+            encoder_settings={"flow-hof": {"flow": GPU_FLOW}, "r3d_18": {"weights": None}})
+    path = long_video(args.cache, args.throughput_minutes)
+    print(f"throughput on a {args.throughput_minutes:g}-minute demo video ({path})")
+    print(f"{'settings':<40} {'video s/s':>9} {'frames/s':>9} {'decode f/s':>10} {'ratio':>6}")
+    rows = throughput_rows(path, named)
+    for name, vps, fps, dfps, ratio in rows:
+        print(f"{name:<40} {vps:>9.2f} {fps:>9.1f} {dfps:>10.1f} {ratio:>6.3f}")
+    if len(rows) == 3:
+        print(f"RAFT-small + r3d_18 vs RAFT-small alone: {rows[2][1] / rows[1][1]:.3f}")
+    print(f"\npeak RSS of a subprocess running process_video at {args.rss_fps:g} fps")
+    print(f"{'minutes':>7} {'import MiB':>10} {'peak MiB':>9} {'work MiB':>9} {'growth':>7} "
+          f"{'wall s':>7}")
+    rss = rss_rows(args.cache, args.minutes, args.rss_fps)
+    for row in rss:
+        growth = row["peak_mib"] / rss[0]["peak_mib"] - 1
+        print(f"{row['minutes']:>7g} {row['base_mib']:>10.0f} {row['peak_mib']:>9.0f} "
+              f"{row['peak_mib'] - row['base_mib']:>9.0f} {growth:>+7.1%} {row['seconds']:>7.1f}")
+
+
+if __name__ == "__main__":
+    main()
