@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -85,3 +86,28 @@ def test_unknown_engine_and_address_without_ray():
         make_executor("spark")
     with pytest.raises(ValueError, match="--address and resources are for --engine ray"):
         make_executor("local", address="auto")
+
+
+def test_prefetched_chunks_equal_plain_chunks_and_errors_surface(sources):
+    from vidskill.pipeline import PrefetchReader, prefetch
+    from vidskill.video import open_video
+
+    path = sources[0].path
+    with open_video(path, fps=5, size=64) as plain, PrefetchReader(path, fps=5, size=64) as ahead:
+        a, b = list(plain.chunks(4.0, 1.0)), list(ahead.chunks(4.0, 1.0))
+    assert len(a) == len(b) > 2
+    assert all(np.array_equal(x.data, y.data) and np.array_equal(x.timestamps, y.timestamps)
+               for x, y in zip(a, b, strict=True))
+
+    def failing():
+        yield 1
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        got.extend(prefetch(failing(), 1))
+    assert got == [1]
+    early = prefetch(iter(range(100)), 2)
+    assert next(early) == 0
+    early.close()  # stops the producer thread instead of leaving it blocked
+    assert not any(t.name == "vidskill-prefetch" for t in threading.enumerate())
