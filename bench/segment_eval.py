@@ -19,8 +19,7 @@ import torch
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
 from vidskill.boundaries.predictor import TrainSettings, train_predictor
-from vidskill.boundaries.segment import SEGMENT_ENCODER, video_features
-from vidskill.encoders import get_encoder
+from vidskill.boundaries.segment import SEGMENT_ENCODER, segment_encoder, video_features
 from vidskill.metrics import SegmentationReport, evaluate_segmentation
 from vidskill.synth import generate_corpus
 
@@ -71,15 +70,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=Path("/tmp/vidskill-segment-eval"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--encoder", default=SEGMENT_ENCODER[0])
     ap.add_argument("--stride", type=float, default=SEGMENT_ENCODER[1]["stride"])
-    ap.add_argument("--window", type=float, default=SEGMENT_ENCODER[1]["window"])
+    ap.add_argument("--window", type=float, help="window length (s); default: the encoder's")
     ap.add_argument("--tolerance", type=float, default=0.5)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--shipped", action="store_true", help="use models/predictor-demo.pt")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    encoder = get_encoder(SEGMENT_ENCODER[0], stride=args.stride, window=args.window)
+    window = {} if args.window is None else {"window": args.window}
+    encoder = segment_encoder(args.encoder, stride=args.stride, **window)
     reports = segment_table(args.corpus, args.seeds, encoder, args.tolerance, args.steps,
                             args.shipped)
     n = next(iter(reports.values()))
