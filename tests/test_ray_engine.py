@@ -107,6 +107,8 @@ def test_prefetched_chunks_equal_plain_chunks_and_errors_surface(sources):
     with pytest.raises(OSError, match="disk gone"):
         got.extend(prefetch(failing(), 1))
     assert got == [1]
+    with pytest.raises(ValueError, match="at least 1"):
+        next(prefetch(iter(range(3)), 0))
     early = prefetch(iter(range(100)), 2)
     assert next(early) == 0
     early.close()  # stops the producer thread instead of leaving it blocked

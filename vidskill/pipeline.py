@@ -186,6 +186,8 @@ class PrefetchReader(VideoReader):
 
 def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
     """Yield `items` while a thread produces up to `depth` of them ahead (errors re-raised here)."""
+    if depth < 1:
+        raise ValueError(f"prefetch depth must be at least 1, got {depth}")
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
