@@ -100,6 +100,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
     encoder_settings = _key_values(args.encoder_setting, "--encoder-setting")
     encoders = tuple(args.encoder) if args.encoder else None
+    executor = make_executor(args.engine, workers=args.workers, address=args.address)
     with ClipStore(args.store, create=True) as store:
         recorded = store.settings()
         named = encoders or tuple(recorded.get("encoders", ())) or IngestSettings.encoders
@@ -112,7 +113,7 @@ def _ingest(args: argparse.Namespace) -> int:
         )
         report = ingest(
             args.sources, store, settings,
-            executor=make_executor(args.engine, workers=args.workers, address=args.address),
+            executor=executor,
             index_factory=args.index_factory, progress=not args.no_progress,
             kind=args.kind, label=args.label, domain=args.domain,
         )
