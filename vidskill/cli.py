@@ -60,16 +60,13 @@ def _add_synth(sub) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from vidskill.synth import generate_corpus
-    from vidskill.video import open_video
+    from vidskill.demo import DemoSettings, run_demo
 
-    corpus = generate_corpus(Path(args.out) / "corpus", seed=args.seed)
-    frames = 0
-    for video in corpus.videos:
-        with open_video(video.path, fps=10) as reader:
-            frames += sum(len(chunk) for chunk in reader.chunks(10.0))
-    print(f"demo corpus: {len(corpus.videos)} videos, {frames} frames read back at 10 fps")
-    print(f"corpus written to {corpus.root}")
+    result = run_demo(DemoSettings.preset(args.out, small=args.small, seed=args.seed,
+                                          text=args.text))
+    _print_ablation(result.ablation)
+    print("\n".join(f"{k}: {v}" for k, v in result.summary))
+    print(f"report: {result.report}")
     return 0
 
 
@@ -77,6 +74,11 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded demo corpus")
     p.add_argument("--out", type=Path, default=Path("demo-out"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--small", action="store_true",
+                   help="a reduced corpus (2 long videos, 2 clips per skill) for a quick run")
+    p.add_argument("--text", nargs="+", default=["llm", "embedding", "lexical"],
+                   choices=["llm", "embedding", "lexical"],
+                   help="text priors; the first is the fused selectors' prior (default llm)")
     p.set_defaults(func=_demo)
 
 
@@ -437,7 +439,104 @@ def _add_run(sub) -> None:
     p.set_defaults(func=_run)
 
 
-COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder, _add_run)
+def _select(args: argparse.Namespace) -> int:
+    from vidskill.choose import choose
+
+    choice = choose(args.skill, args.templates, human=args.human, store=args.store,
+                    label=args.label, query=args.query, method=args.method,
+                    encoder=args.encoder, similarity=args.similarity, text=args.text, k=args.k,
+                    cache=args.cache)
+    ranking = choice.ranking
+    if args.json:
+        out = ranking.as_dict()
+        out["human_clips"] = list(choice.humans.names) if choice.humans else []
+        print(json.dumps(out))
+        return 0
+    if choice.humans is not None:
+        print(f"{len(choice.humans.clips)} human clips of {args.skill!r}: "
+              f"{', '.join(choice.humans.names)}")
+    sources = list(ranking.scores)
+    rows = [("rank", "template", "fused", *sources)]
+    rows += [(str(i), name, _num(ranking.fused[i - 1]),
+              *(_num(ranking.scores[s][i - 1]) for s in sources))
+             for i, name in enumerate(ranking.templates, 1)]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip())
+    print(f"chosen: {ranking.best} ({ranking.method} {json.dumps(dict(ranking.settings))})")
+    return 0
+
+
+def _num(value: float) -> str:
+    """A score for a table: 3 decimals, '-' for a template the rule dropped."""
+    return f"{value:.3f}" if value > float("-inf") else "-"
+
+
+def _add_select(sub) -> None:
+    from vidskill.select import METHODS
+
+    p = sub.add_parser("select", help="rank robot behaviour templates for a skill",
+                       description="Rank the templates of a template file for a skill from "
+                       "the text prior and the similarity of each template's execution video "
+                       "to human clips of the skill.")
+    p.add_argument("--skill", required=True, help='the requested skill, e.g. "cut the carrot"')
+    p.add_argument("--templates", required=True, type=Path, help="template file (.toml)")
+    p.add_argument("--human", type=Path, help="folder of videos of a person doing the skill")
+    p.add_argument("--store", type=Path, help="clip store holding labelled human clips")
+    p.add_argument("--label", help="store label of the skill (default: the label the skill names)")
+    p.add_argument("--query", type=Path, help="with --store: a clip of the skill; its nearest "
+                   "human clips are used")
+    p.add_argument("--method", default="llm+flow", choices=METHODS,
+                   help="llm+flow: text keeps the top k, flow picks (default); weighted: "
+                   "z-scores summed; flow or llm alone")
+    p.add_argument("--encoder", default="flow-motion",
+                   help="video encoder (default flow-motion, the view-robust one)")
+    p.add_argument("--similarity", default="cosine", choices=["cosine", "dtw"],
+                   help="clip similarity: mean-pooled cosine (default) or DTW over windows")
+    p.add_argument("--text", default="llm", choices=["llm", "embedding", "lexical"],
+                   help="text prior (default llm: SmolLM2, local)")
+    p.add_argument("-k", type=int, default=3,
+                   help="top-k: human clips averaged per template, and templates the text keeps")
+    p.add_argument("--cache", type=Path, help="feature cache folder (default ~/.cache/vidskill)")
+    p.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    p.set_defaults(func=_select)
+
+
+def _eval_select(args: argparse.Namespace) -> int:
+    from vidskill.select_eval import evaluate_selection
+    from vidskill.synth import load_corpus
+
+    corpus = load_corpus(args.corpus)
+    ablation = evaluate_selection(corpus, text=args.text, k=args.k,
+                                  cache=args.cache or Path(args.corpus) / ".cache")
+    _print_ablation(ablation)
+    return 0
+
+
+def _print_ablation(ablation) -> None:
+    """The ablation table: selector, top-1, recall@3, wrong choices or why it did not run."""
+    rows = [["selector", "top-1", "recall@3", "misses"], *ablation.table()]
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    for row in rows:
+        print("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=False)) + "  " + row[3])
+    print(f"{len(ablation.skills)} skills, {ablation.templates} templates: "
+          f"chance top-1 = {ablation.chance:.3f}")
+
+
+def _add_eval_select(sub) -> None:
+    from vidskill.select_eval import TEXT_SCORERS
+
+    p = sub.add_parser("eval-select", help="template selection ablation on a corpus with truth")
+    p.add_argument("--corpus", required=True, type=Path,
+                   help="corpus folder written by `vidskill synth` (or the demo's OUT/corpus)")
+    p.add_argument("--text", nargs="+", default=list(TEXT_SCORERS), choices=TEXT_SCORERS,
+                   help="text priors to evaluate; the first is the fused selectors' prior")
+    p.add_argument("-k", type=int, default=3, help="top-k for clips and the text prior")
+    p.add_argument("--cache", type=Path, help="feature cache folder (default CORPUS/.cache)")
+    p.set_defaults(func=_eval_select)
+
+
+COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder, _add_run, _add_select, _add_eval_select)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -258,3 +258,24 @@ def evaluate_segmentation(
             pooled[o] += overlap_counts(pl, gl, o)
     return SegmentationReport(b_abs, b_rel, correct / total, float(np.mean(edits)),
                               pooled, len(videos), tolerance, rel_tolerance)
+
+
+# ======================================================================================
+# Template selection: top-1 success and recall@k over skills
+
+
+def selection_accuracy(chosen: Sequence[str], correct: Sequence[str]) -> float:
+    """Fraction of skills whose chosen template is the correct one (top-1 success)."""
+    if len(chosen) != len(correct) or not correct:
+        raise ValueError(f"need one choice per skill: {len(chosen)} choices, {len(correct)} skills")
+    return float(np.mean([c == t for c, t in zip(chosen, correct, strict=True)]))
+
+
+def recall_at_k(rankings: Sequence[Sequence[str]], correct: Sequence[str], k: int) -> float:
+    """Fraction of skills whose correct template is among the first k of its ranking."""
+    if len(rankings) != len(correct) or not correct:
+        raise ValueError(f"need one ranking per skill: {len(rankings)} rankings, "
+                         f"{len(correct)} skills")
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    return float(np.mean([t in list(r)[:k] for r, t in zip(rankings, correct, strict=True)]))

@@ -32,9 +32,11 @@ TEXT = "text"
 class NoHumanClipsError(VidskillError, LookupError):
     """A video-based selector was asked about a skill with no human clips to compare with."""
 
-    def __init__(self, skill: str) -> None:
+    def __init__(self, skill: str, detail: str = "") -> None:
         super().__init__(
-            f"no human clips for skill {skill!r}: give --human DIR or ingest labelled clips"
+            f"no human clips for skill {skill!r}{': ' + detail if detail else ''}: give "
+            "--human DIR (videos of a person doing it) or --store S with --label L "
+            "(ingest labelled clips)"
         )
         self.skill = skill
 
@@ -279,3 +281,24 @@ class TemplateSelector:
         if TEXT in needed:
             scores = {TEXT: self.text_scores(skill), **video}
         return fuse(skill, self.names, scores, self.rule)
+
+
+METHODS = ("llm+flow", "weighted", "flow", "llm")
+
+
+def method_rule(method: str, video: str, k: int = 3) -> FusionRule:
+    """The fusion rule of a named selector; `video` is the video source it uses.
+
+    llm+flow: the text prior keeps its top k, `video` picks (the paper's best); weighted:
+    equal-weight z-scores of both; flow: `video` alone; llm: the text prior alone (whichever
+    text scorer was given).
+    """
+    if method == "llm+flow":
+        return TopKFusion(k=k, prior=TEXT, picker=video)
+    if method == "weighted":
+        return WeightedFusion({TEXT: 1.0, video: 1.0})
+    if method == "flow":
+        return WeightedFusion({video: 1.0})
+    if method == "llm":
+        return WeightedFusion({TEXT: 1.0})
+    raise ConfigError(f"unknown selection method {method!r}; choose one of {', '.join(METHODS)}")

@@ -1,0 +1,96 @@
+"""`vidskill select` on a folder of human clips and on a store; its errors as one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vidskill.manifest import Source
+from vidskill.pipeline import IngestSettings, ingest
+from vidskill.synth import generate_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vidskill.cli", *args], capture_output=True,
+                          text=True, timeout=300, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return generate_corpus(tmp_path_factory.getbasetemp() / "corpus-select", n_long_train=0,
+                           n_long_test=0, clips_per_skill=2)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.getbasetemp() / "select-cache")
+
+
+def test_select_with_human_folder_prints_every_score(corpus, cache, tmp_path):
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    for v in corpus.select(domain="human", kind="clip", label="cut"):
+        shutil.copy(v.path, folder / v.path.name)
+    run = cli("select", "--skill", "cut the carrot", "--templates", str(corpus.templates_file),
+              "--human", str(folder), "--method", "weighted", "--text", "lexical",
+              "--cache", cache)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("2 human clips of 'cut the carrot'")
+    assert lines[1].split() == ["rank", "template", "fused", "text", "flow-motion"]
+    assert len(lines) == 2 + 10 + 1 and lines[-1].startswith("chosen: ")
+    out = json.loads(cli("select", "--skill", "cut the carrot", "--templates",
+                         str(corpus.templates_file), "--human", str(folder), "--method", "flow",
+                         "--similarity", "dtw", "--cache", cache, "--json").stdout)
+    assert list(out["scores"]) == ["flow-motion:dtw"] and len(out["templates"]) == 10
+    assert out["fused"] == sorted(out["fused"], reverse=True) and len(out["human_clips"]) == 2
+
+
+def test_select_from_store_by_skill_text(corpus, cache, tmp_path):
+    store = tmp_path / "store"
+    sources = [Source(v.path, "clip", v.label, "human")
+               for v in corpus.select(domain="human", kind="clip")]
+    assert ingest(sources, store, IngestSettings(encoders=("flow-motion",))).ok
+    run = cli("select", "--skill", "wipe the table", "--templates", str(corpus.templates_file),
+              "--store", str(store), "--method", "llm+flow", "--text", "lexical", "--cache",
+              cache, "--json")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert all("wipe_" in n for n in out["human_clips"]) and len(out["human_clips"]) == 2
+    assert sum(v is None for v in out["fused"]) == 7  # the text prior keeps 3 of 10
+    missing = cli("select", "--skill", "fold the towel", "--templates",
+                  str(corpus.templates_file), "--store", str(store), "--method", "flow")
+    assert missing.returncode == 1
+    assert missing.stderr.count("\n") == 1
+    assert "no human clips for skill 'fold the towel'" in missing.stderr
+
+
+def test_select_errors_are_one_line(corpus, tmp_path):
+    base = ["select", "--skill", "stir", "--method", "llm", "--text", "lexical"]
+    video = corpus.select(kind="template")[0].path
+    cases = {
+        "missing.toml": ('[[template]]\nname = "a"\ndescription = "x"\nvideo = "gone.mp4"\n',
+                         "does not exist"),
+        "unknown.toml": ('[[template]]\nname = "a"\ndescription = "x"\ncolour = "red"\n',
+                         "unknown field(s) colour"),
+        "dup.toml": ('[[template]]\nname = "a"\ndescription = "x"\n'
+                     '[[template]]\nname = "a"\ndescription = "y"\n', "duplicate name 'a'"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        run = cli(*base, "--templates", str(tmp_path / name))
+        assert run.returncode != 0 and message in run.stderr, (name, run.stderr)
+        assert run.stderr.count("\n") == 1 and run.stderr.startswith("error: ")
+    (tmp_path / "ok.toml").write_text(
+        f'[[template]]\nname = "a"\ndescription = "stir"\nvideo = "{video}"\n')
+    neither = cli("select", "--skill", "stir", "--templates", str(tmp_path / "ok.toml"))
+    assert neither.returncode != 0 and "--human DIR or --store S" in neither.stderr
+    text_only = cli(*base, "--templates", str(tmp_path / "ok.toml"))
+    assert text_only.returncode == 0 and "chosen: a" in text_only.stdout

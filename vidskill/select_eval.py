@@ -1,0 +1,165 @@
+"""Template selection ablation on a corpus with ground truth: text, each encoder, and fused.
+
+For every skill of the corpus, the templates are ranked by each text prior alone, each
+video encoder alone (cosine and DTW), and the fused selectors (text keeps the top k and
+flow picks; weighted z-scores); top-1 success and recall@3 are taken against the corpus's
+correct template. Human clips are the corpus's labelled single-skill human clips.
+Rows that cannot run (no weights, a missing text backend) say why instead of a number.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vidskill.errors import VidskillError
+from vidskill.metrics import recall_at_k, selection_accuracy
+from vidskill.select import TEXT, Ranking, fuse, method_rule
+from vidskill.synth import Corpus
+from vidskill.templates import Template, load_templates
+from vidskill.text import get_text_scorer
+from vidskill.video_scores import HumanClips, VideoScorer, prime
+from vidskill.weights import find_weights, missing_message, model_entry
+
+log = logging.getLogger(__name__)
+
+TEXT_SCORERS = ("llm", "embedding", "lexical")
+FLOW_ENCODERS = ("flow-hof", "flow-motion", "flow-cnn")
+VIDEO_MODELS = ("r3d_18", "s3d")
+FUSED_ENCODER = "flow-motion"
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """One selector's result: top-1 success, recall@3 and its wrong choices (or why not run)."""
+
+    name: str
+    top1: float | None
+    recall3: float | None = None
+    misses: dict[str, str] = field(default_factory=dict)  # skill -> wrongly chosen template
+    rankings: dict[str, Ranking] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """Every selector's row, over `skills`, with chance = 1 / number of templates."""
+
+    rows: tuple[AblationRow, ...]
+    skills: tuple[str, ...]
+    templates: int
+
+    @property
+    def chance(self) -> float:
+        """Top-1 success of a uniformly random choice."""
+        return 1.0 / self.templates
+
+    def row(self, name: str) -> AblationRow:
+        """The row named `name`."""
+        return next(r for r in self.rows if r.name == name)
+
+    def table(self) -> list[list[str]]:
+        """Printable rows: selector, top-1, recall@3, misses (or the reason it did not run)."""
+        out = []
+        for r in self.rows:
+            if r.top1 is None:
+                out.append([r.name, "n/a", "", r.note])
+                continue
+            misses = " ".join(f"{s}->{c}" for s, c in r.misses.items())
+            out.append([r.name, f"{r.top1:.3f}", f"{r.recall3:.3f}", misses])
+        return out
+
+
+def evaluate_selection(
+    corpus: Corpus,
+    *,
+    text: Sequence[str] = TEXT_SCORERS,
+    encoders: Sequence[str] = FLOW_ENCODERS,
+    video_models: Sequence[str] = VIDEO_MODELS,
+    fused_encoder: str = FUSED_ENCODER,
+    k: int = 3,
+    cache: str | os.PathLike | None = None,
+    text_settings: dict[str, dict] | None = None,
+) -> Ablation:
+    """Rank the corpus's templates for every skill with every selector; see the module doc."""
+    templates = load_templates(corpus.templates_file)
+    skills = tuple(corpus.skills)
+    correct = [corpus.correct_template[s] for s in skills]
+    tasks = corpus.tasks
+    rows: list[AblationRow] = []
+
+    text_scores: dict[str, list[np.ndarray]] = {}
+    for name in text:
+        try:
+            scorer = get_text_scorer(name, **(text_settings or {}).get(name, {}))
+            text_scores[name] = [np.asarray(scorer.score(tasks[s], [t.description
+                                                                      for t in templates]))
+                                 for s in skills]
+        except (VidskillError, ImportError, OSError) as e:
+            rows.append(AblationRow(f"text: {name}", None, note=f"n/a ({e})"))
+            continue
+        rows.append(_row(f"text: {name}", templates, skills, correct,
+                         [{TEXT: v} for v in text_scores[name]], "llm", ""))
+
+    scorers = [VideoScorer.build(e, sim, k=k, cache=cache) for e in encoders
+               for sim in ("cosine", "dtw")]
+    humans = _human_clips(corpus, skills, scorers)
+    video: dict[str, list[np.ndarray]] = {}
+    for scorer in scorers:
+        video[scorer.source] = [scorer.score(templates, humans[scorer.encoder.name][s])
+                                for s in skills]
+        rows.append(_row(f"video: {scorer.source}", templates, skills, correct,
+                         [{scorer.source: v} for v in video[scorer.source]], "flow",
+                         scorer.source))
+    for name in video_models:
+        if find_weights(name) is None:
+            entry = model_entry(name)
+            places = " or ".join(str(p.parent) for p in entry.candidates())
+            rows.append(AblationRow(f"video: {name}", None,
+                                    note=f"n/a (no weights: put {entry.file} in {places})"))
+            log.info(missing_message(entry))
+            continue
+        scorer = VideoScorer.build(name, k=k, cache=cache)
+        clips = _human_clips(corpus, skills, [scorer])[name]
+        scores = [{name: scorer.score(templates, clips[s])} for s in skills]
+        rows.append(_row(f"video: {name}", templates, skills, correct, scores, "flow", name))
+
+    if text_scores and fused_encoder in video:
+        prior = next(iter(text_scores))
+        per_skill = [{TEXT: t, fused_encoder: v}
+                     for t, v in zip(text_scores[prior], video[fused_encoder], strict=True)]
+        for method in ("llm+flow", "weighted"):
+            label = f"fused: {method} ({prior} + {fused_encoder})"
+            rows.append(_row(label, templates, skills, correct, per_skill, method,
+                             fused_encoder, k))
+    return Ablation(tuple(rows), skills, len(templates))
+
+
+def _human_clips(corpus: Corpus, skills: Sequence[str], scorers: Sequence[VideoScorer]
+                 ) -> dict[str, dict[str, HumanClips]]:
+    """Encoder -> skill -> the corpus's labelled human clips (flow shared across encoders)."""
+    clips = {s: corpus.select(domain="human", kind="clip", label=s) for s in skills}
+    templates = load_templates(corpus.templates_file)
+    prime(scorers, [v.path for c in clips.values() for v in c]
+          + [p for t in templates for p in t.videos])
+    return {sc.encoder.name: {s: HumanClips(s, tuple(sc.features(v.path) for v in clips[s]),
+                                            tuple(v.path.name for v in clips[s]))
+                              for s in skills} for sc in scorers}
+
+
+def _row(name: str, templates: Sequence[Template], skills: Sequence[str],
+         correct: Sequence[str], scores: Sequence[dict], method: str, video: str,
+         k: int = 3) -> AblationRow:
+    """Rank every skill's templates with `method` and score the choices."""
+    rule = method_rule(method, video, k)
+    names = [t.name for t in templates]
+    rankings = [fuse(s, names, sc, rule) for s, sc in zip(skills, scores, strict=True)]
+    chosen = [r.best for r in rankings]
+    return AblationRow(name, selection_accuracy(chosen, correct),
+                       recall_at_k([r.templates for r in rankings], correct, 3),
+                       {s: c for s, c, t in zip(skills, chosen, correct, strict=True) if c != t},
+                       dict(zip(skills, rankings, strict=True)))
