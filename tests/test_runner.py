@@ -73,6 +73,18 @@ def test_query_by_segment_equals_the_store_search(store, tmp_path):
         assert hits == s.search(2, 1) and len(hits) == 1
 
 
+def test_select_pipeline_ranks_the_templates(corpus, store, tmp_path):
+    pipeline = load_pipeline(PIPELINES / "select.toml", [
+        f"store={store}", f"templates={corpus.templates_file}", "text=lexical",
+        f"cache={tmp_path / 'cache'}", 'skill="stir the soup"'])
+    choice = run_pipeline(pipeline)
+    names = {v.template for v in corpus.select(domain="robot")}
+    assert set(choice.ranking.templates) == names and choice.ranking.method == "topk"
+    assert choice.humans is not None and len(choice.humans.clips) >= 1
+    with pytest.raises(ConfigError, match="exactly one of 'human'"):
+        run_pipeline(load_pipeline(PIPELINES / "select.toml", [f"human={tmp_path}"]))
+
+
 def test_paths_resolve_against_the_file_and_overrides_against_cwd(tmp_path, monkeypatch):
     p = load_pipeline(PIPELINES / "ingest.toml")
     assert Path(p.config["store"]) == REPO / "demo-out" / "store"

@@ -424,12 +424,15 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps(result.as_dict()))
         print(result.summary(), file=sys.stderr if args.json else sys.stdout)
         return 0 if result.ok else EXIT_FAILED
-    _print_hits(result, args.json)
+    if isinstance(result, list):
+        _print_hits(result, args.json)
+    else:
+        _print_choice(result, result.ranking.skill, args.json)
     return 0
 
 
 def _add_run(sub) -> None:
-    p = sub.add_parser("run", help="run a pipeline file (pipelines/ingest.toml, query.toml)",
+    p = sub.add_parser("run", help="run a pipeline file (pipelines/{ingest,query,select}.toml)",
                        description="Run a job described by a TOML pipeline file; any key can "
                        "be overridden, e.g. --set store=/tmp/s --set engine.workers=2.")
     p.add_argument("pipeline", type=Path, help="the pipeline file (.toml)")
@@ -446,14 +449,20 @@ def _select(args: argparse.Namespace) -> int:
                     label=args.label, query=args.query, method=args.method,
                     encoder=args.encoder, similarity=args.similarity, text=args.text, k=args.k,
                     cache=args.cache)
+    _print_choice(choice, args.skill, args.json)
+    return 0
+
+
+def _print_choice(choice, skill: str, as_json: bool) -> None:
+    """A template ranking as a table with the chosen template (or one JSON object)."""
     ranking = choice.ranking
-    if args.json:
+    if as_json:
         out = ranking.as_dict()
         out["human_clips"] = list(choice.humans.names) if choice.humans else []
         print(json.dumps(out))
-        return 0
+        return
     if choice.humans is not None:
-        print(f"{len(choice.humans.clips)} human clips of {args.skill!r}: "
+        print(f"{len(choice.humans.clips)} human clips of {skill!r}: "
               f"{', '.join(choice.humans.names)}")
     sources = list(ranking.scores)
     rows = [("rank", "template", "fused", *sources)]
@@ -464,7 +473,6 @@ def _select(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip())
     print(f"chosen: {ranking.best} ({ranking.method} {json.dumps(dict(ranking.settings))})")
-    return 0
 
 
 def _num(value: float) -> str:

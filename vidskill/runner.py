@@ -1,10 +1,10 @@
-"""Pipeline files: the ingest and query jobs as TOML files that name every setting.
+"""Pipeline files: the ingest, query and select jobs as TOML files naming every setting.
 
 `load_pipeline(path, overrides)` reads a file with tomllib, applies `--set KEY=VALUE`
 overrides (dotted keys, values in TOML syntax, else text), checks every key against the
 job's schema (a `ConfigError` names the file and the key), and resolves paths: those in
 the file against the file's folder, those given with --set against the working folder.
-`run_pipeline` then calls the library functions the `vidskill ingest/query` commands call.
+`run_pipeline` then calls the library functions the `vidskill ingest/query/select` commands call.
 """
 
 from __future__ import annotations
@@ -73,7 +73,23 @@ QUERY: dict[str, Any] = {
     "label": Key(str, ""),
 }
 
-SCHEMAS = {"ingest": INGEST, "query": QUERY}
+SELECT: dict[str, Any] = {
+    "job": Key(str, choices=("select",), required=True),
+    "skill": Key(str, required=True),
+    "templates": Key(PATH, required=True),
+    "human": Key(PATH),
+    "store": Key(PATH),
+    "label": Key(str, ""),
+    "query": Key(PATH),
+    "method": Key(str, "llm+flow", ("llm+flow", "weighted", "flow", "llm")),
+    "encoder": Key(str, "flow-motion"),
+    "similarity": Key(str, "cosine", ("cosine", "dtw")),
+    "text": Key(str, "llm", ("llm", "embedding", "lexical")),
+    "k": Key(int, 3),
+    "cache": Key(PATH),
+}
+
+SCHEMAS = {"ingest": INGEST, "query": QUERY, "select": SELECT}
 
 
 @dataclass(frozen=True)
@@ -176,8 +192,10 @@ def _value(value: Any, spec: Key, file: Path, where: str, base: Path) -> Any:
 
 
 def run_pipeline(pipeline: Pipeline):
-    """Run a checked pipeline: an IngestReport for ingest, a list of Hits for query."""
-    return {"ingest": _ingest, "query": _query}[pipeline.job](pipeline.config, pipeline.file)
+    """Run a checked pipeline: an IngestReport (ingest), a list of Hits (query) or a
+    Choice (select)."""
+    jobs = {"ingest": _ingest, "query": _query, "select": _select}
+    return jobs[pipeline.job](pipeline.config, pipeline.file)
 
 
 def _require(value: Any, file: Path, key: str) -> Any:
@@ -258,3 +276,16 @@ def _query(config: dict, file: Path):
             query = query_features(q["video"], store, q["start"], q["end"])[encoder]
         return store.search(query, config["k"], encoder=encoder,
                             domain=config["domain"] or None, label=config["label"] or None)
+
+
+def _select(config: dict, file: Path):
+    from vidskill.choose import choose
+
+    if (config["human"] is None) == (config["store"] is None):
+        raise ConfigError(f"{file}: give exactly one of 'human' (a folder of clips of the "
+                          "skill) or 'store' (a clip store with labelled human clips)")
+    return choose(config["skill"], config["templates"], human=config["human"],
+                  store=config["store"], label=config["label"] or None, query=config["query"],
+                  method=config["method"], encoder=config["encoder"],
+                  similarity=config["similarity"], text=config["text"], k=config["k"],
+                  cache=config["cache"])
