@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from vidskill.errors import ConfigError, VidskillError, WeightsNotFoundError
 
