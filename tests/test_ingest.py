@@ -16,6 +16,7 @@ import faiss
 import numpy as np
 import pytest
 
+from vidskill.encoders import get_encoder
 from vidskill.errors import ConfigError
 from vidskill.manifest import SourceNotFoundError, resolve_sources
 from vidskill.pipeline import IngestSettings, ingest
@@ -91,7 +92,7 @@ def test_corrupt_video_is_recorded_and_the_rest_ingested(tmp_path, clips):
         failed = s.videos(status="failed")
         assert [v.path for v in failed] == [str(bad)] and "truncated or damaged" in failed[0].error
         assert len(s.videos(status="done")) == 5 and len(s.segments()) == 5
-        assert s.index("flow-hof").ntotal == 5
+        assert s.index("flow-motion").ntotal == 5
     # a second run skips what is done and retries only the failure
     again = cli("ingest", str(clips), "--store", str(store), "--kind", "clip", *FAST, "--json")
     report = json.loads(again.stdout)
@@ -131,7 +132,7 @@ def _snapshot(store_dir: Path) -> dict:
     db.close()
     files = {str(p.relative_to(store_dir)): np.load(p).tobytes()
              for p in sorted((store_dir / "features").rglob("*.npy"))}
-    index = faiss.read_index(str(store_dir / "index-flow-hof.faiss"))
+    index = faiss.read_index(str(store_dir / "index-flow-motion.faiss"))
     ids = faiss.vector_to_array(index.id_map)
     order = np.argsort(ids)
     recon = np.stack([index.reconstruct(int(i)) for i in ids[order]])
@@ -205,11 +206,11 @@ def test_long_video_is_cut_by_the_detector_and_features_kept(tmp_path, corpus):
     with ClipStore(tmp_path / "s") as store:
         (video,) = store.videos(status="done")
         segments = store.segments(video_id=video.id)
-        feats = store.features(video.id, "flow-hof")
+        feats = store.features(video.id, "flow-motion")
         assert [s.ordinal for s in segments] == list(range(len(segments)))
         assert len(segments) == int(np.ceil((feats.ends[-1] - feats.starts[0]) / 5 - 1e-9))
         assert all(b.start == pytest.approx(a.end) for a, b in zip(segments, segments[1:], strict=False))
-        assert {s.domain for s in segments} == {"human"} and feats.dim == 148
+        assert {s.domain for s in segments} == {"human"} and feats.dim == get_encoder("flow-motion").dim
         assert store.settings()["fps"] == 5.0
     # the same video with another detector setting is re-cut, not doubled
     again = cli("ingest", str(long_video.path), "--store", str(tmp_path / "s"), *FAST,
@@ -217,4 +218,4 @@ def test_long_video_is_cut_by_the_detector_and_features_kept(tmp_path, corpus):
     assert again.returncode == 0 and "ingested 1 video(s)" in again.stdout
     with ClipStore(tmp_path / "s") as store:
         assert len(store.videos()) == 1 and len(store.segments()) < len(segments)
-        assert store.index("flow-hof").ntotal == len(store.segments())
+        assert store.index("flow-motion").ntotal == len(store.segments())

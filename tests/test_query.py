@@ -74,7 +74,7 @@ def test_filters_table_and_errors(small, tmp_path):
     missing = cli("query", "--store", str(tmp_path / "none"), "--segment", "1")
     assert missing.returncode == 1 and "no clip store here" in missing.stderr
     with ClipStore(store) as s:
-        feats = query_features(long_video.path, s, 2.0, 6.0)["flow-hof"]
+        feats = query_features(long_video.path, s, 2.0, 6.0)["flow-motion"]
         assert len(feats) and feats.starts.min() >= 1.0 and feats.ends.max() <= 7.0
 
 

@@ -38,7 +38,7 @@ def _catalog(path) -> tuple[list, list, dict, dict]:
         segments = store.segments()
         neighbours = {s.id: [(h.segment_id, round(h.score, 5)) for h in store.search(s.id, 4)]
                       for s in segments}
-        features = {v[0]: store.features(v[0], "flow-hof").data for v in videos if v[4] == "done"}
+        features = {v[0]: store.features(v[0], "flow-motion").data for v in videos if v[4] == "done"}
     return videos, segments, features, neighbours
 
 
@@ -77,7 +77,7 @@ def test_gpu_batches_follow_memory_and_models():
     assert fit_batches(SETTINGS, 0) == {"raft": 1, "frames": 1}
     assert not uses_gpu_models(SETTINGS)
     assert uses_gpu_models(IngestSettings(encoders=("r3d_18",)))
-    assert uses_gpu_models(IngestSettings(encoder_settings={"flow-hof": {"flow": {
+    assert uses_gpu_models(IngestSettings(encoder_settings={"flow-motion": {"flow": {
         "method": "raft", "model": "small"}}}))
 
 

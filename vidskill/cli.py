@@ -143,7 +143,7 @@ def _add_ingest(sub) -> None:
     p.add_argument("--address", help="ray cluster address, e.g. auto or ray://head:10001 "
                    "(default: a local Ray)")
     p.add_argument("--encoder", action="append",
-                   help="encoder name, repeatable; the first drives segmentation (default flow-hof)")
+                   help="encoder name, repeatable; the first drives segmentation (default flow-motion, view-robust)")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. window=1.0 (repeatable)")
     p.add_argument("--detector", help="boundary detector: sbd, novelty (default) or uniform")

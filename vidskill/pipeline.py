@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
-from vidskill.encoders import DEFAULT_ENCODER, Features, encode_video_multi, get_encoder
+from vidskill.encoders import Features, encode_video_multi, get_encoder
 from vidskill.encoders.cache import content_hash
 from vidskill.manifest import Source, resolve_sources
 from vidskill.store import POOLINGS, ClipStore
@@ -39,6 +39,9 @@ from vidskill.video import Frames, VideoReader
 log = logging.getLogger(__name__)
 
 DEFAULT_DETECTOR = "novelty"
+# A store is searched across cameras (human video vs robot recordings), so its default
+# embedding is the view-robust flow descriptor, not the viewpoint-bound flow-hof grid.
+DEFAULT_INGEST_ENCODER = "flow-motion"
 ENGINES = ("local", "ray")
 T = TypeVar("T")
 
@@ -51,7 +54,7 @@ class IngestSettings:
     recorded in the store (a store holds one); the detector applies to 'long' videos only.
     """
 
-    encoders: tuple[str, ...] = (DEFAULT_ENCODER,)
+    encoders: tuple[str, ...] = (DEFAULT_INGEST_ENCODER,)
     encoder_settings: dict = field(default_factory=dict)
     detector: str = DEFAULT_DETECTOR
     detector_settings: dict = field(default_factory=dict)
