@@ -279,10 +279,24 @@ class _DecordBackend(_Backend):
         with _native_stderr_to_log():
             return self._decord.VideoReader(str(self.path), num_threads=0, **kwargs)
 
+    def _park(self) -> None:
+        """Stop decord's decoder thread from reading ahead after a batch.
+
+        After `get_batch`, decord 0.6.0's decoder thread goes on decoding the rest of the
+        video into an unbounded queue (dmlc/decord#157, #208) while the caller works on the
+        frames: ~300 MB/s at 160 px, so a slow consumer such as optical flow held 0.6-1.5 GB
+        after one 30 s chunk, and the wasted decoding took CPU from it. Seeking flushes that
+        queue and parks the thread; the next batch seeks to its first frame anyway.
+        """
+        with _native_stderr_to_log():
+            self._vr.seek(0)
+
     def decode(self, indices: np.ndarray) -> np.ndarray:
         try:
             with _native_stderr_to_log():
-                return self._vr.get_batch([int(i) for i in indices]).asnumpy()
+                out = self._vr.get_batch([int(i) for i in indices]).asnumpy()
+            self._park()
+            return out
         except self._decord.DECORDError:
             # Read-ahead can fail a batch whose frames each decode alone, and a failed reader
             # stays broken: decode one frame at a time on fresh readers to find the bad one.
@@ -301,6 +315,7 @@ class _DecordBackend(_Backend):
                     f"{_decord_reason(e)}); the file is damaged or truncated there: re-encode "
                     "it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4, or read only the part before",
                 ) from None
+        self._park()
         return out
 
     def close(self) -> None:

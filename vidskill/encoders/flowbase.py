@@ -18,6 +18,10 @@ from vidskill.encoders.windows import Windows
 from vidskill.flow import Flow, FlowEstimator, get_flow
 from vidskill.video import Frames
 
+# Pairs per call of `prepare`: its per-pixel temporaries (several times the flow itself, in
+# float64 and complex128) then stay near 100 MB at 160 px instead of growing with the chunk.
+PREPARE_PAIRS = 64
+
 
 def velocity(flow: Flow) -> np.ndarray:
     """(P,H,W,2) flow in short sides per second: comparable across fps and resolutions."""
@@ -58,7 +62,23 @@ class FlowEncoder(ABC):
 
     @abstractmethod
     def prepare(self, flow: Flow) -> Any:
-        """Per-pair descriptors of a run of flow, computed once and shared by windows."""
+        """Per-pair descriptors of a run of flow, shared by windows: an array, or a tuple or
+        dict of arrays, with one row per pair, so a run can be prepared in blocks."""
+
+    def prepare_blocks(self, flow: Flow) -> Any:
+        """`prepare` over blocks of PREPARE_PAIRS pairs, joined: the same rows, bounded memory."""
+        if len(flow) <= PREPARE_PAIRS:
+            return self.prepare(flow)
+        parts = [self.prepare(Flow(flow.data[a:a + PREPARE_PAIRS],
+                                   flow.timestamps[a:a + PREPARE_PAIRS],
+                                   flow.dt[a:a + PREPARE_PAIRS], flow.source))
+                 for a in range(0, len(flow), PREPARE_PAIRS)]
+        first = parts[0]
+        if isinstance(first, dict):
+            return {k: np.concatenate([p[k] for p in parts]) for k in first}
+        if isinstance(first, tuple):
+            return tuple(np.concatenate(rows) for rows in zip(*parts, strict=True))
+        return np.concatenate(parts)
 
     @abstractmethod
     def pool(self, prepared: Any, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
@@ -84,7 +104,7 @@ class FlowEncoder(ABC):
         tol = 0.25 * float(np.median(flow.dt))
         spans = self.windows.spans(float(starts[0]), float(ends[-1]), origin, tol)
         members = self.windows.members(starts, ends, spans, tol)
-        prepared = self.prepare(flow)
+        prepared = self.prepare_blocks(flow)
         keep = [i for i, idx in enumerate(members) if len(idx)]
         rows = [self.pool(prepared, members[i], flow.dt[members[i]]) for i in keep]
         data = np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
