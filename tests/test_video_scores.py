@@ -96,8 +96,8 @@ def test_ablation_flow_beats_chance_and_text_rows(corpus, cache):
     ablation = evaluate_selection(corpus, text=("lexical",), cache=cache)
     flow = ablation.row("video: flow-motion")
     print("\n" + "\n".join("  ".join(r) for r in ablation.table()))
-    # measured 0.5 on this corpus (4 of 8 skills); chance is 0.1
-    assert flow.top1 >= 4 * ablation.chance
+    # measured 0.75 on this corpus (seed 0) and 0.875 with seed 1; chance is 0.1
+    assert flow.top1 >= 6 * ablation.chance
     assert flow.recall3 >= 0.75
     fused = ablation.row("fused: weighted (lexical + flow-motion)")
     assert fused.top1 >= flow.top1
