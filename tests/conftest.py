@@ -13,3 +13,14 @@ def media_dir() -> Path:
     if not (MEDIA_DIR / "counter.mp4").is_file():
         pytest.skip(f"real test media not found at {MEDIA_DIR} (../shared/media from the repo)")
     return MEDIA_DIR
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Small torch models gain nothing from threads; on a shared CPU they cost 10x."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

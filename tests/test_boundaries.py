@@ -18,13 +18,7 @@ from vidskill.metrics import MatchCounts, match_boundaries
 HOP = 0.1
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """A tiny GRU gains nothing from threads; on a shared CPU they cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def synthetic(seed: int, n_seg: int = 10, dim: int = 16) -> tuple[Features, np.ndarray]:

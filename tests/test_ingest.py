@@ -15,6 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from helpers import run_cli as cli
 
 from vidskill.encoders import get_encoder
 from vidskill.errors import ConfigError
@@ -44,10 +45,6 @@ def clips(corpus, tmp_path) -> Path:
         shutil.copy(video.path, folder / f"{i}_{video.path.name}")
     return folder
 
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidskill.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO)
 
 
 def test_sources_folders_globs_and_manifests(tmp_path, clips):

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli as cli
 
 from vidskill.manifest import Source
 from vidskill.pipeline import IngestSettings, ingest, query_features
 from vidskill.store import ClipStore
 from vidskill.synth import generate_corpus
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidskill.cli", *args], capture_output=True,
-                          text=True, timeout=120, cwd=REPO)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from memory import peak_rss
 
 from vidskill.boundaries.predictor import load_predictor
@@ -14,13 +13,7 @@ from vidskill.boundaries.scenelist import read_segments, timecode
 from vidskill.cli import main
 from vidskill.synth import write_long_video
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

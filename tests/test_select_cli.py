@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import run_cli as cli
 
 from vidskill.manifest import Source
 from vidskill.pipeline import IngestSettings, ingest
 from vidskill.synth import generate_corpus
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidskill.cli", *args], capture_output=True,
-                          text=True, timeout=300, cwd=REPO)
 
 
 @pytest.fixture(scope="module")
