@@ -120,7 +120,9 @@ def test_segmenting_30_minutes_keeps_memory_flat(tmp_path):
     rows = list(csv.DictReader(io.StringIO(out + "\n")))
     assert float(rows[-1]["end_seconds"]) == pytest.approx(long.duration, abs=0.06)
     assert np.isfinite([float(r["score"]) for r in rows]).all()
-    # Ten times the video, not ten times the memory: holding the 30 minutes of frames
-    # (160x120 RGB) would take 1 GB; one chunk of frames and its flow take ~0.3 GB.
+    # Ten times the video, not ten times the memory. The absolute peak depends on the machine
+    # (thread pools and allocator arenas grow with its cores), the growth does not: holding
+    # the extra 27 minutes of sampled frames (10 fps, 160x120 RGB) would add ~0.9 GB.
+    extra_frames = (long.duration - short.duration) * 10 * 160 * 120 * 3
     assert peak_long < 1.2 * peak_short, (peak_short / 1e6, peak_long / 1e6)
-    assert peak_long < 1 << 30, peak_long / 1e6
+    assert peak_long - peak_short < 0.25 * extra_frames, (peak_short / 1e6, peak_long / 1e6)

@@ -104,7 +104,7 @@ def test_long_videos_chain_three_to_eight_different_skills(corpus):
         assert 3 <= len(labels) <= 8
         assert all(label in SKILLS for label in labels)
         assert all(a != b for a, b in zip(labels, labels[1:], strict=False))
-        for s in video.segments[:-1]:   # a skill lasts 3-7 s, plus the move after it
+        for s in video.segments[:-1]:   # a skill lasts 3-7 s, plus half of each move beside it
             assert 3.0 - 1e-9 <= s.end - s.start <= 7.8 + 1e-9
         assert video.label is None and video.template is None
 

@@ -15,8 +15,9 @@ Two domains move alike but look different:
   another range of yaw, pitch, roll and distance (so flow directions differ).
 
 Long human videos chain 3-8 skills. Between two skills the tool moves to a new spot for
-0.3-0.8 s; that move belongs to the segment before it, and a boundary is the frame where
-the next skill's motion starts. Segments therefore tile the video: `end_frame` of one is
+0.3-0.8 s; that move belongs half to each skill (the first finishing, the second
+approaching), so a boundary is the middle of the move, rounded to a 0.1 s step, as event
+boundary annotation marks a gradual change (GEBD). Segments therefore tile the video: `end_frame` of one is
 `start_frame` of the next, times are `frame / fps`, and `end` is exclusive. Every duration
 is a whole number of 0.1 s steps, so boundaries fall on frames sampled at 10 fps.
 
@@ -700,12 +701,15 @@ def _render_chain(path: Path, rng: np.random.Generator, plan: list[tuple[str, in
                            True) for label, n, _ in plan]
     parts: list[_Track] = []
     segments: list[SegmentTruth] = []
-    start = 0
+    start, carried = 0, 0   # carried: frames of the previous move that open this segment
+    step = max(1, round(fps / SAMPLE_FPS))
     for i, ((label, n, move), tr) in enumerate(zip(plan, tracks, strict=True)):
         parts.append(tr)
         if move:
             parts.append(_move(tr, tracks[i + 1], move))
-        end = start + n + move
+        first_half = step * (move // step // 2)
+        end = start + carried + n + first_half
+        carried = move - first_half
         segments.append(SegmentTruth(label, start / fps, end / fps, start, end))
         start = end
     _render(path, rng, scene, _Track.concat(parts), fps, size)
