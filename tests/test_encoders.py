@@ -112,7 +112,7 @@ def test_flow_motion_survives_a_camera_roll_and_mirror_that_breaks_hof(circle):
 def test_flow_motion_settings_and_dim_agree(circle):
     enc = get_encoder("flow-motion", window=1.5, low_hz=0.5, high_hz=4.0, per_octave=2)
     feats = enc.encode(circle)
-    assert feats.dim == enc.dim == 2 * 7 + 1 and feats.settings["per_octave"] == 2
+    assert feats.dim == enc.dim == 2 * 7 + 1 + 5 and feats.settings["per_octave"] == 2
     assert feats.settings["window"] == 1.5
 
 

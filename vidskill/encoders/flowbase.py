@@ -44,6 +44,7 @@ class FlowEncoder(ABC):
 
     name: str
     dim: int
+    needs_images = False   # True: `prepare(flow, images)` also gets each pair's first frame
 
     def __init__(self, window: float, stride: float, flow: FlowEstimator | str | dict = "dis"):
         self.windows = Windows(float(window), float(stride))
@@ -65,13 +66,23 @@ class FlowEncoder(ABC):
         """Per-pair descriptors of a run of flow, shared by windows: an array, or a tuple or
         dict of arrays, with one row per pair, so a run can be prepared in blocks."""
 
-    def prepare_blocks(self, flow: Flow) -> Any:
-        """`prepare` over blocks of PREPARE_PAIRS pairs, joined: the same rows, bounded memory."""
+    def prepare_blocks(self, flow: Flow, images: np.ndarray | None = None) -> Any:
+        """`prepare` over blocks of PREPARE_PAIRS pairs, joined: the same rows, bounded memory.
+
+        images: the first frame of each pair (P,H,W,3), passed on to `prepare` only by
+        encoders that set `needs_images` (e.g. to weight flow by image structure).
+        """
+        def call(a: int, b: int) -> Any:
+            part = flow if (a, b) == (0, len(flow)) else Flow(
+                flow.data[a:b], flow.timestamps[a:b], flow.dt[a:b], flow.source)
+            return self.prepare(part, images[a:b]) if self.needs_images else self.prepare(part)
+
+        if self.needs_images and (images is None or len(images) != len(flow)):
+            raise ValueError(f"{self.name} needs the frames of its flow pairs (encode(frames) "
+                             "or encode_flow(flow, frames=...)), one per pair")
         if len(flow) <= PREPARE_PAIRS:
-            return self.prepare(flow)
-        parts = [self.prepare(Flow(flow.data[a:a + PREPARE_PAIRS],
-                                   flow.timestamps[a:a + PREPARE_PAIRS],
-                                   flow.dt[a:a + PREPARE_PAIRS], flow.source))
+            return call(0, len(flow))
+        parts = [call(a, min(a + PREPARE_PAIRS, len(flow)))
                  for a in range(0, len(flow), PREPARE_PAIRS)]
         first = parts[0]
         if isinstance(first, dict):
@@ -93,10 +104,13 @@ class FlowEncoder(ABC):
                 f"{self.name} needs at least 2 frames to compute flow, got {len(frames)} "
                 f"from {frames.source or 'frames'}; use a longer clip or a higher fps"
             )
-        return self.encode_flow(self.flow(frames) if flow is None else flow, origin)
+        return self.encode_flow(self.flow(frames) if flow is None else flow, origin,
+                                frames=frames)
 
-    def encode_flow(self, flow: Flow, origin: float | None = None) -> Features:
-        """Features of every window of a precomputed flow run."""
+    def encode_flow(self, flow: Flow, origin: float | None = None,
+                    frames: Frames | None = None) -> Features:
+        """Features of every window of a precomputed flow run (of `frames`, which encoders
+        with `needs_images` require: pair i is frames i and i + 1)."""
         if len(flow) == 0:
             raise TooShortError(f"{self.name} got an empty flow run (fewer than 2 frames)")
         starts = np.asarray(flow.timestamps, np.float64)
@@ -104,7 +118,8 @@ class FlowEncoder(ABC):
         tol = 0.25 * float(np.median(flow.dt))
         spans = self.windows.spans(float(starts[0]), float(ends[-1]), origin, tol)
         members = self.windows.members(starts, ends, spans, tol)
-        prepared = self.prepare_blocks(flow)
+        images = frames.data[:len(flow)] if frames is not None else None
+        prepared = self.prepare_blocks(flow, images)
         keep = [i for i, idx in enumerate(members) if len(idx)]
         rows = [self.pool(prepared, members[i], flow.dt[members[i]]) for i in keep]
         data = np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
