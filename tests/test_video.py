@@ -191,6 +191,21 @@ def test_chunks_with_overlap_repeat_the_previous_tail(counter, backend):
     np.testing.assert_array_equal(Frames.concat(fresh).indices, whole.indices)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_first_chunk_on_parallel_decoders_is_the_same(counter, backend, monkeypatch):
+    import vidskill.video as video
+
+    monkeypatch.setattr(video, "_MIN_SPLIT", 2)  # split even the 30-frame test video
+    with open_video(counter, size=64, backend=backend) as reader:
+        serial = list(reader.chunks(2.0, overlap=0.2))
+        split = list(reader.chunks(2.0, overlap=0.2, first_decoders=3))
+    assert [len(c) for c in split] == [len(c) for c in serial] and len(split[0]) >= 6
+    for a, b in zip(serial, split, strict=True):
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_array_equal(a.timestamps, b.timestamps)
+        np.testing.assert_array_equal(a.data, b.data)
+
+
 def test_chunks_reject_bad_lengths(counter):
     with open_video(counter, size=64) as reader:
         for seconds, overlap in ((0, 0), (-1, 0), (1.0, 1.0), (1.0, -0.1)):

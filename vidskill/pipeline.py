@@ -179,12 +179,19 @@ def encode(path: str | os.PathLike, settings: IngestSettings) -> tuple[dict[str,
 
 
 class PrefetchReader(VideoReader):
-    """A VideoReader whose chunks a thread decodes `depth` ahead, overlapping decode and compute."""
+    """A VideoReader whose chunks a thread decodes `depth` ahead, overlapping decode and compute.
+
+    Nothing overlaps the first chunk (30 s by default: 1-2 s of decoding at 720p, where the
+    compute on its frames waits), so it is decoded on `first_decoders` decoders at once.
+    """
 
     depth = 2
+    first_decoders = min(2, os.cpu_count() or 1)
 
-    def chunks(self, seconds: float = 10.0, overlap: float = 0.0) -> Iterator[Frames]:
-        return prefetch(super().chunks(seconds, overlap), self.depth)
+    def chunks(self, seconds: float = 10.0, overlap: float = 0.0, *,
+               first_decoders: int | None = None) -> Iterator[Frames]:
+        decoders = self.first_decoders if first_decoders is None else first_decoders
+        return prefetch(super().chunks(seconds, overlap, first_decoders=decoders), self.depth)
 
 
 def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
