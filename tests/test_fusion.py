@@ -10,6 +10,7 @@ import pytest
 
 from vidskill.errors import ConfigError
 from vidskill.select import (
+    EvidenceFusion,
     NoHumanClipsError,
     TemplateSelector,
     TopKFusion,
@@ -138,3 +139,17 @@ def test_selector_text_only_needs_no_video_and_video_only_no_text() -> None:
     assert set(ranking.scores) == {"flow"}
     with pytest.raises(ConfigError, match="give a text scorer"):
         TemplateSelector(TEMPLATES, None, TopKFusion(k=2)).rank("wipe", {"flow": FLOW})
+
+
+def test_evidence_fusion_adds_scores_as_they_are() -> None:
+    # video in standard errors: a clearly ahead (by 6), b and c within one of each other;
+    # text in nats per token: prefers c by 0.5 over b and by 2 over a
+    video = np.array([10.0, 4.0, 3.6])
+    text = np.array([-3.0, -1.5, -1.0])
+    ranking = fuse("s", ["a", "b", "c"], {"text": text, "flow": video},
+                   EvidenceFusion({"text": 1.0, "flow": 1.0}))
+    # fused: a = 7.0, b = 2.5, c = 2.6 -> the prior cannot outvote 6 standard errors, but it
+    # reorders the near-tie b / c
+    assert ranking.templates == ("a", "c", "b")
+    np.testing.assert_allclose(ranking.fused, [7.0, 2.6, 2.5])
+    assert ranking.method == "evidence" and get_fusion("evidence").needs_video is False

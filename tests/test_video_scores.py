@@ -20,9 +20,20 @@ from vidskill.video_scores import (
     human_clips_from_folder,
     human_clips_from_store,
     match_label,
+    top_k_error,
     top_k_mean,
 )
 
+
+def test_top_k_error_is_the_median_standard_error_of_the_top_k_means():
+    sims = np.array([[0.9, 0.7, 0.8, 0.1],    # top 3: 0.9 0.8 0.7, sd 0.1
+                     [0.5, 0.1, 0.3, 0.4],    # top 3: 0.5 0.4 0.3, sd 0.1
+                     [0.2, 0.2, 0.8, 0.5]])   # top 3: 0.8 0.5 0.2, sd 0.3
+    assert top_k_error(sims, 3) == pytest.approx(0.1 / np.sqrt(3))
+    # one clip: no spread to measure, so the spread across templates stands in (a z-score)
+    one = sims[:, :1]
+    assert top_k_error(one, 3) == pytest.approx(np.std([0.9, 0.5, 0.2]))
+    assert top_k_error(np.ones((3, 1)), 3) == 1.0
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
@@ -99,7 +110,7 @@ def test_ablation_flow_beats_chance_and_text_rows(corpus, cache):
     # flow-motion v3 measured 0.875-1.0 on the demo corpora; chance is 0.1
     assert flow.top1 >= 6 * ablation.chance
     assert flow.recall3 >= 0.75
-    fused = ablation.row("fused: weighted (lexical + flow-motion)")
-    if fused.top1 < flow.top1:   # issue 6 asks for fused >= flow; open since flow improved
-        pytest.xfail(f"equal-weight z-score fusion {fused.top1:.3f} < flow {flow.top1:.3f}: "
-                     "the near-chance text prior pulls the fused choice off flow's")
+    # the default fusion is never worse than flow alone (issue 6); the equal-weight z-score
+    # fusion is reported but may be (the near-chance text prior outvotes flow there)
+    fused = ablation.row("fused: evidence (lexical + flow-motion)")
+    assert fused.top1 >= flow.top1, (fused.top1, flow.top1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidskill.errors import ConfigError
-from vidskill.select import TEXT, Ranking, TemplateSelector, method_rule
+from vidskill.select import DEFAULT_METHOD, TEXT, Ranking, TemplateSelector, method_rule
 from vidskill.store import ClipStore
 from vidskill.templates import load_templates
 from vidskill.text import get_text_scorer
@@ -41,7 +41,7 @@ def choose(
     store: str | os.PathLike | None = None,
     label: str | None = None,
     query: str | os.PathLike | None = None,
-    method: str = "llm+flow",
+    method: str = DEFAULT_METHOD,
     encoder: str = "flow-motion",
     similarity: str = "cosine",
     text: str = "llm",
@@ -70,7 +70,8 @@ def choose(
                 humans = (human_clips_by_query(skill, query, clip_store, scorer)
                           if query is not None
                           else human_clips_from_store(skill, clip_store, scorer, label))
-        video = {scorer.source: scorer.score(templates, humans)}
+        score = scorer.evidence if rule.name == "evidence" else scorer.score
+        video = {scorer.source: score(templates, humans)}
     prior = get_text_scorer(text) if TEXT in rule.sources([TEXT, *video]) else None
     ranking = TemplateSelector(templates, prior, rule).rank(skill, video)
     return Choice(ranking, humans)

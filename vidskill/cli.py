@@ -481,7 +481,7 @@ def _num(value: float) -> str:
 
 
 def _add_select(sub) -> None:
-    from vidskill.select import METHODS
+    from vidskill.select import DEFAULT_METHOD, METHODS
 
     p = sub.add_parser("select", help="rank robot behaviour templates for a skill",
                        description="Rank the templates of a template file for a skill from "
@@ -494,9 +494,10 @@ def _add_select(sub) -> None:
     p.add_argument("--label", help="store label of the skill (default: the label the skill names)")
     p.add_argument("--query", type=Path, help="with --store: a clip of the skill; its nearest "
                    "human clips are used")
-    p.add_argument("--method", default="llm+flow", choices=METHODS,
-                   help="llm+flow: text keeps the top k, flow picks (default); weighted: "
-                   "z-scores summed; flow or llm alone")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
+                   help="evidence: text log-prob + flow in standard errors (default); "
+                   "llm+flow: text keeps the top k, flow picks; weighted: z-scores summed; "
+                   "flow or llm alone")
     p.add_argument("--encoder", default="flow-motion",
                    help="video encoder (default flow-motion, the view-robust one)")
     p.add_argument("--similarity", default="cosine", choices=["cosine", "dtw"],

@@ -30,6 +30,7 @@ from vidskill.report import (
     thumbnail,
     write_report,
 )
+from vidskill.select import DEFAULT_METHOD
 from vidskill.select_eval import FUSED_ENCODER, Ablation, evaluate_selection
 from vidskill.store import ClipStore
 from vidskill.synth import Corpus, VideoTruth, generate_corpus
@@ -89,7 +90,7 @@ def run_demo(settings: DemoSettings) -> DemoResult:
         neighbours, recall = _neighbours(store, corpus)
         n_clips = len(store.segments())
     ablation = evaluate_selection(corpus, text=settings.text, cache=out / "cache")
-    fused = next(r for r in ablation.rows if r.name.startswith("fused: llm+flow"))
+    fused = next(r for r in ablation.rows if r.name.startswith(f"fused: {DEFAULT_METHOD}"))
     flow = ablation.row(f"video: {FUSED_ENCODER}")
     summary = [
         ("corpus", f"{len(corpus.videos)} videos in {corpus.root}"),

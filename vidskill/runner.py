@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vidskill.errors import ConfigError
+from vidskill.select import DEFAULT_METHOD, METHODS
 
 PATH = "path"  # a str resolved against the folder it was given relative to
 ANY_TABLE = "table"  # free-form options handed on as they are (encoder or detector settings)
@@ -81,7 +82,7 @@ SELECT: dict[str, Any] = {
     "store": Key(PATH),
     "label": Key(str, ""),
     "query": Key(PATH),
-    "method": Key(str, "llm+flow", ("llm+flow", "weighted", "flow", "llm")),
+    "method": Key(str, DEFAULT_METHOD, METHODS),
     "encoder": Key(str, "flow-motion"),
     "similarity": Key(str, "cosine", ("cosine", "dtw")),
     "text": Key(str, "llm", ("llm", "embedding", "lexical")),

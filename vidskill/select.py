@@ -9,6 +9,11 @@ of the skill. Two fusion rules, as in "Skills Made to Order":
   (the paper's best selector: LLM + optical flow).
 - `WeightedFusion`: a weighted sum of per-source z-scores; `{"text": 1}` alone is the
   text-only selector.
+- `EvidenceFusion`: a sum of scores already on evidence scales: the text prior's
+  log-probability per token (nats) plus the video similarity in standard errors
+  (`VideoScorer.evidence`). A source counts by how far it separates the templates relative
+  to its own noise, so a prior that barely tells templates apart breaks the video's near-ties
+  instead of outvoting it (z-scores would give it equal say whatever its reliability).
 
 Every `Ranking` carries the per-source scores that produced it.
 """
@@ -180,7 +185,41 @@ class WeightedFusion:
         return {"weights": dict(self.weights)}
 
 
-FUSION_RULES: dict[str, type] = {"topk": TopKFusion, "weighted": WeightedFusion}
+@dataclass(frozen=True)
+class EvidenceFusion:
+    """Weighted sum of scores on evidence scales, taken as they are (see the module doc)."""
+
+    weights: Mapping[str, float] = field(default_factory=lambda: {TEXT: 1.0})
+    name: str = field(default="evidence", init=False)
+
+    def __post_init__(self) -> None:
+        if not self.weights or not any(w != 0 for w in self.weights.values()):
+            raise ConfigError("evidence fusion needs at least one source with a non-zero weight")
+
+    @property
+    def needs_video(self) -> bool:
+        """True unless the text prior is the only source."""
+        return any(s != TEXT for s in self.weights)
+
+    def sources(self, available: Sequence[str]) -> tuple[str, ...]:
+        """The weighted sources."""
+        return tuple(self.weights)
+
+    def fuse(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Weighted sum of the scores themselves."""
+        return sum(w * np.asarray(scores[s], np.float64) for s, w in self.weights.items())
+
+    def tiebreak(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Equal fused scores keep the file's template order."""
+        return np.zeros(len(next(iter(scores.values()))))
+
+    def settings(self) -> dict[str, Any]:
+        """What to record with a ranking."""
+        return {"weights": dict(self.weights)}
+
+
+FUSION_RULES: dict[str, type] = {"topk": TopKFusion, "weighted": WeightedFusion,
+                                 "evidence": EvidenceFusion}
 
 
 def get_fusion(name: str, **settings: Any) -> FusionRule:
@@ -283,16 +322,21 @@ class TemplateSelector:
         return fuse(skill, self.names, scores, self.rule)
 
 
-METHODS = ("llm+flow", "weighted", "flow", "llm")
+METHODS = ("evidence", "llm+flow", "weighted", "flow", "llm")
+DEFAULT_METHOD = "evidence"
 
 
 def method_rule(method: str, video: str, k: int = 3) -> FusionRule:
     """The fusion rule of a named selector; `video` is the video source it uses.
 
-    llm+flow: the text prior keeps its top k, `video` picks (the paper's best); weighted:
-    equal-weight z-scores of both; flow: `video` alone; llm: the text prior alone (whichever
-    text scorer was given).
+    evidence: the text prior's log-probability plus `video` in standard errors (the default:
+    the best measured); llm+flow: the text prior keeps its top k, `video` picks (the paper's
+    best); weighted: equal-weight z-scores of both; flow: `video` alone; llm: the text prior
+    alone (whichever text scorer was given). `evidence` expects `video`'s scores from
+    `VideoScorer.evidence`, the others from `VideoScorer.score`.
     """
+    if method == "evidence":
+        return EvidenceFusion({TEXT: 1.0, video: 1.0})
     if method == "llm+flow":
         return TopKFusion(k=k, prior=TEXT, picker=video)
     if method == "weighted":

@@ -1,8 +1,8 @@
 """Template selection ablation on a corpus with ground truth: text, each encoder, and fused.
 
 For every skill of the corpus, the templates are ranked by each text prior alone, each
-video encoder alone (cosine and DTW), and the fused selectors (text keeps the top k and
-flow picks; weighted z-scores); top-1 success and recall@3 are taken against the corpus's
+video encoder alone (cosine and DTW), and the fused selectors (text log-prob plus flow in
+standard errors; text keeps the top k and flow picks; weighted z-scores); top-1 success and recall@3 are taken against the corpus's
 correct template. Human clips are the corpus's labelled single-skill human clips.
 Rows that cannot run (no weights, a missing text backend) say why instead of a number.
 """
@@ -110,8 +110,10 @@ def evaluate_selection(
     humans = _human_clips(corpus, skills, scorers)
     video: dict[str, list[np.ndarray]] = {}
     for scorer in scorers:
-        video[scorer.source] = [scorer.score(templates, humans[scorer.encoder.name][s])
-                                for s in skills]
+        clips = humans[scorer.encoder.name]
+        video[scorer.source] = [scorer.score(templates, clips[s]) for s in skills]
+        video[f"{scorer.source}:evidence"] = [scorer.evidence(templates, clips[s])
+                                              for s in skills]
         rows.append(_row(f"video: {scorer.source}", templates, skills, correct,
                          [{scorer.source: v} for v in video[scorer.source]], "flow",
                          scorer.source))
@@ -132,9 +134,12 @@ def evaluate_selection(
         prior = next(iter(text_scores))
         per_skill = [{TEXT: t, fused_encoder: v}
                      for t, v in zip(text_scores[prior], video[fused_encoder], strict=True)]
-        for method in ("llm+flow", "weighted"):
+        evidence = [{TEXT: t, fused_encoder: v} for t, v in
+                    zip(text_scores[prior], video[f"{fused_encoder}:evidence"], strict=True)]
+        for method, scores in (("evidence", evidence), ("llm+flow", per_skill),
+                               ("weighted", per_skill)):
             label = f"fused: {method} ({prior} + {fused_encoder})"
-            rows.append(_row(label, templates, skills, correct, per_skill, method,
+            rows.append(_row(label, templates, skills, correct, scores, method,
                              fused_encoder, k))
     return Ablation(tuple(rows), skills, len(templates))
 

@@ -4,7 +4,9 @@ For every template, each of its execution videos is compared with every human cl
 skill, and the template's score is the mean of its top-k similarities (k small, so a few
 good matches count and odd clips do not), averaged over its execution videos. Two
 similarities: cosine of the mean-pooled clip embeddings ("cosine", the paper's) and
-dynamic time warping over the window sequences ("dtw", order-aware). One scorer per
+dynamic time warping over the window sequences ("dtw", order-aware). `evidence` puts the
+same scores in units of their own measurement noise (see `top_k_error`), the scale the
+"evidence" fusion adds to a text prior's log-probabilities. One scorer per
 encoder; the human clips come from video files (`human_clips_from_folder`), from a store by
 label (`human_clips_from_store`, `match_label`) or from a store by a query clip
 (`human_clips_by_query`). No human clips is an error (`NoHumanClipsError`), never a guess.
@@ -122,6 +124,11 @@ class VideoScorer:
         """One score per template: mean of its top-k similarities to the human clips."""
         return top_k_mean(self.similarities(templates, humans), self.k)
 
+    def evidence(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
+        """`score` in standard errors (`top_k_error`): same ranking, a noise-aware scale."""
+        sims = self.similarities(templates, humans)
+        return top_k_mean(sims, self.k) / top_k_error(sims, self.k)
+
 
 def prime(scorers: Sequence[VideoScorer], paths: Sequence[str | os.PathLike]) -> None:
     """Encode `paths` once for all scorers' encoders (one flow per video) into their memos.
@@ -146,6 +153,20 @@ def top_k_mean(similarities: np.ndarray, k: int) -> np.ndarray:
     """Row-wise mean of the k largest values (all of them when a row has fewer)."""
     ordered = -np.sort(-np.asarray(similarities, np.float64), axis=1)
     return ordered[:, :k].mean(axis=1)
+
+
+def top_k_error(similarities: np.ndarray, k: int) -> float:
+    """Typical standard error of a template's top-k mean: the median over templates of
+    std(top-k similarities) / sqrt(k). With a single clip per template (or all clips
+    alike) there is no spread to measure, and the spread of the scores across templates
+    stands in, which makes `evidence` a z-score."""
+    ordered = -np.sort(-np.asarray(similarities, np.float64), axis=1)[:, :k]
+    if ordered.shape[1] >= 2:
+        error = float(np.median(ordered.std(axis=1, ddof=1))) / np.sqrt(ordered.shape[1])
+        if error > 1e-9:
+            return error
+    spread = float(ordered.mean(axis=1).std())
+    return spread if spread > 1e-9 else 1.0
 
 
 def video_files(folder: str | os.PathLike) -> list[Path]:
