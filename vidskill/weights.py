@@ -181,3 +181,13 @@ def apply_state_dict(model: Any, state: dict, name: str, source: str | os.PathLi
             f"{source} does not hold weights of {name!r} ({first[0].strip()}); "
             "pass a file saved from the same architecture"
         ) from None
+
+
+def card_paths(paths: list[str | os.PathLike | None]) -> list[str]:
+    """Training files as a model card records them: relative to their common folder, so a
+    card names its data without the trainer's machine layout."""
+    given = [str(p) for p in paths if p]
+    if not given:
+        return []
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in given])
+    return [os.path.relpath(os.path.abspath(p), root) for p in given]

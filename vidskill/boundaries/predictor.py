@@ -27,6 +27,7 @@ from torch import nn
 
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
+from vidskill.weights import card_paths
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,7 @@ def train_predictor(
         "encoder": videos[0].encoder,
         "encoder_settings": videos[0].settings,
         "data": {
-            "videos": [f.source for f in videos],
+            "videos": card_paths([f.source for f in videos]),
             "windows": int(sum(len(f) for f in videos)),
             "seconds": float(sum(f.ends[-1] - f.starts[0] for f in videos)),
             "actions": acts is not None,

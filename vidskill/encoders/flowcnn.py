@@ -25,7 +25,14 @@ import numpy as np
 from vidskill.encoders.flowbase import FlowEncoder, velocity
 from vidskill.errors import WeightsNotFoundError
 from vidskill.flow import Flow, FlowEstimator
-from vidskill.weights import DEFAULT, apply_state_dict, find_weights, load_state_dict, models_dir
+from vidskill.weights import (
+    DEFAULT,
+    apply_state_dict,
+    card_paths,
+    find_weights,
+    load_state_dict,
+    models_dir,
+)
 
 log = logging.getLogger(__name__)
 ARCH = {"pairs": 8, "grid": 32, "width": 32, "dim": 64}
@@ -222,7 +229,7 @@ def train_flow_cnn(
         "model": "flow-cnn", "weights": out.name, "arch": arch,
         "objective": "temporal InfoNCE (positives: same video within positive_seconds), "
                      "90-degree rotation + mirror augmentation",
-        "data": {"videos": [str(v) for v in videos], "windows": len(inputs)},
+        "data": {"videos": card_paths(list(videos)), "windows": len(inputs)},
         "settings": {"epochs": epochs, "fps": fps, "size": size, "window": window,
                      "stride": stride, "positive_seconds": positive_seconds,
                      "batch_size": batch_size, "temperature": temperature, "lr": lr,
