@@ -150,6 +150,31 @@ def test_shared_flow_chunks_and_cache(tmp_path, circle):
             encode_video(reader, hof, cache=cache)
 
 
+
+def test_chunks_compute_each_pair_flow_once(tmp_path):
+    clip = moving_disc("circle", seconds=8.0, period=2.0)
+    folder = write_folder(clip, tmp_path / "circle")
+    hof = get_encoder("flow-hof")
+    real, pairs = hof.flow, []
+
+    class Counting:
+        """The real estimator, noting how many pairs each call computes."""
+
+        name, settings = real.name, real.settings
+
+        def __call__(self, frames):
+            pairs.append(len(frames) - 1)
+            return real(frames)
+
+    hof.flow = Counting()
+    with open_video(folder, fps=FPS, image_fps=FPS) as reader:
+        chunked = encode_video(reader, hof, chunk_seconds=2.0)
+    # several overlapping chunks, yet every pair's flow once: the overlap's flow is carried
+    assert len(pairs) >= 3 and sum(pairs) == len(clip) - 1, pairs
+    whole = get_encoder("flow-hof").encode(clip)
+    np.testing.assert_allclose(chunked.starts, whole.starts)
+    np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)
+
 def test_content_hash_follows_content(tmp_path):
     a, b = tmp_path / "a.bin", tmp_path / "b.bin"
     a.write_bytes(b"x" * 5000)

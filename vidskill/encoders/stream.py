@@ -3,7 +3,9 @@
 `encode_video(source, encoder)` is what ingest calls. Chunks overlap by the longest window
 (plus two frames) and every chunk anchors windows at the video's first timestamp, so the
 result equals encoding the whole video at once. Flow encoders with the same flow settings
-share one flow computation per chunk (`encode_video_multi`).
+share one flow computation per chunk (`encode_video_multi`), and the flow of the frame
+pairs a chunk shares with the one before is carried over, not computed again (each pair's
+flow depends on its two frames only).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import numpy as np
 from vidskill.encoders.base import Encoder, Features
 from vidskill.encoders.cache import FeatureCache, content_hash
 from vidskill.encoders.flowbase import FlowEncoder
-from vidskill.video import VideoReader, open_video
+from vidskill.flow import Flow, FlowEstimator
+from vidskill.video import Frames, VideoReader, open_video
 
 
 def _resolve(encoder: Encoder | str) -> Encoder:
@@ -91,6 +94,25 @@ def _flow_key(encoder: Encoder) -> str | None:
     return json.dumps(getattr(encoder.flow, "settings", encoder.flow.name), sort_keys=True)
 
 
+def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) -> Flow:
+    """Flow of every pair of `chunk`, reusing `previous` (the last chunk's flow) for the
+    pairs both chunks hold: those whose first frame is before the last one `previous` saw."""
+    if previous is None or len(previous) == 0:
+        return estimator(chunk)
+    ts = np.asarray(chunk.timestamps, np.float64)
+    prev_ts = np.asarray(previous.timestamps, np.float64)
+    tol = 1e-6 + 0.01 * float(np.median(previous.dt))
+    last_end = float(prev_ts[-1] + previous.dt[-1])
+    reused = np.flatnonzero((prev_ts >= ts[0] - tol) & (prev_ts + previous.dt <= last_end + tol))
+    n = len(reused)
+    if n == 0 or not np.allclose(prev_ts[reused], ts[:n], atol=tol) or n >= len(chunk) - 1:
+        return estimator(chunk)
+    fresh = estimator(chunk.slice(n, len(chunk)))
+    return Flow(np.concatenate([previous.data[reused], fresh.data]),
+                np.concatenate([prev_ts[reused], fresh.timestamps]),
+                np.concatenate([previous.dt[reused], fresh.dt]), fresh.source)
+
+
 def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: float
                    ) -> list[Features]:
     rate = reader.fps or reader.info.native_fps or 1.0
@@ -102,15 +124,16 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
     single = len(ts) <= max(1, round(chunk_seconds * rate))
     parts: list[list[Features]] = [[] for _ in encs]
     last_start = [-np.inf] * len(encs)
+    previous: dict[str, Flow] = {}
     for chunk in reader.chunks(chunk_seconds, overlap):
         if len(chunk) < 2 and not single:
             continue
-        shared: dict[str, object] = {}
+        shared: dict[str, Flow] = {}
         for k, enc in enumerate(encs):
             key = _flow_key(enc)
             if key is not None:
                 if key not in shared:
-                    shared[key] = enc.flow(chunk)
+                    shared[key] = _chunk_flow(enc.flow, chunk, previous.get(key))
                 feats = enc.encode(chunk, origin=origin, flow=shared[key])
             elif hasattr(enc, "windows"):
                 feats = enc.encode(chunk, origin=origin)
@@ -125,6 +148,7 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
                 last_start[k] = float(feats.starts[keep].max())
                 parts[k].append(Features(feats.data[keep], feats.starts[keep], feats.ends[keep],
                                          feats.encoder, feats.settings, feats.source))
+        previous = shared
     out = []
     for enc, chunks in zip(encs, parts, strict=True):
         if not chunks:
