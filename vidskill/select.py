@@ -161,7 +161,8 @@ class WeightedFusion:
 
     def __post_init__(self) -> None:
         if not self.weights or not any(w != 0 for w in self.weights.values()):
-            raise ConfigError("weighted fusion needs at least one source with a non-zero weight")
+            raise ConfigError(f"{self.name} fusion needs at least one source with a non-zero "
+                              "weight")
 
     @property
     def needs_video(self) -> bool:
@@ -172,9 +173,13 @@ class WeightedFusion:
         """The weighted sources."""
         return tuple(self.weights)
 
+    def scaled(self, values: np.ndarray) -> np.ndarray:
+        """One source's scores on the common scale: z-scores across the templates."""
+        return zscore(values)
+
     def fuse(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Weighted sum of z-scores."""
-        return sum(w * zscore(scores[s]) for s, w in self.weights.items())
+        """Weighted sum of the scaled scores."""
+        return sum(w * self.scaled(scores[s]) for s, w in self.weights.items())
 
     def tiebreak(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
         """Equal fused scores keep the file's template order."""
@@ -186,36 +191,14 @@ class WeightedFusion:
 
 
 @dataclass(frozen=True)
-class EvidenceFusion:
+class EvidenceFusion(WeightedFusion):
     """Weighted sum of scores on evidence scales, taken as they are (see the module doc)."""
 
-    weights: Mapping[str, float] = field(default_factory=lambda: {TEXT: 1.0})
     name: str = field(default="evidence", init=False)
 
-    def __post_init__(self) -> None:
-        if not self.weights or not any(w != 0 for w in self.weights.values()):
-            raise ConfigError("evidence fusion needs at least one source with a non-zero weight")
-
-    @property
-    def needs_video(self) -> bool:
-        """True unless the text prior is the only source."""
-        return any(s != TEXT for s in self.weights)
-
-    def sources(self, available: Sequence[str]) -> tuple[str, ...]:
-        """The weighted sources."""
-        return tuple(self.weights)
-
-    def fuse(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Weighted sum of the scores themselves."""
-        return sum(w * np.asarray(scores[s], np.float64) for s, w in self.weights.items())
-
-    def tiebreak(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Equal fused scores keep the file's template order."""
-        return np.zeros(len(next(iter(scores.values()))))
-
-    def settings(self) -> dict[str, Any]:
-        """What to record with a ranking."""
-        return {"weights": dict(self.weights)}
+    def scaled(self, values: np.ndarray) -> np.ndarray:
+        """The scores themselves: the sources already share a scale."""
+        return np.asarray(values, np.float64)
 
 
 FUSION_RULES: dict[str, type] = {"topk": TopKFusion, "weighted": WeightedFusion,
