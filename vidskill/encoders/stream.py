@@ -94,9 +94,16 @@ def _flow_key(encoder: Encoder) -> str | None:
     return json.dumps(getattr(encoder.flow, "settings", encoder.flow.name), sort_keys=True)
 
 
+def _tail(flow: Flow, pairs: int) -> Flow:
+    """A copy of the last `pairs` pairs of `flow` (a copy, so the rest can be freed)."""
+    return Flow(flow.data[-pairs:].copy(), flow.timestamps[-pairs:].copy(),
+                flow.dt[-pairs:].copy(), flow.source)
+
+
 def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) -> Flow:
-    """Flow of every pair of `chunk`, reusing `previous` (the last chunk's flow) for the
-    pairs both chunks hold: those whose first frame is before the last one `previous` saw."""
+    """Flow of every pair of `chunk`, reusing `previous` (the end of the last chunk's flow)
+    for the pairs both chunks hold: those whose first frame is before the last one
+    `previous` saw."""
     if previous is None or len(previous) == 0:
         return estimator(chunk)
     ts = np.asarray(chunk.timestamps, np.float64)
@@ -148,7 +155,8 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
                 last_start[k] = float(feats.starts[keep].max())
                 parts[k].append(Features(feats.data[keep], feats.starts[keep], feats.ends[keep],
                                          feats.encoder, feats.settings, feats.source))
-        previous = shared
+        carry = int(np.ceil(overlap * rate)) + 2   # pairs the next chunk can share
+        previous = {key: _tail(flow, carry) for key, flow in shared.items()}
     out = []
     for enc, chunks in zip(encs, parts, strict=True):
         if not chunks:
