@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from helpers import run_cli as cli
 
@@ -42,6 +43,16 @@ def test_select_with_human_folder_prints_every_score(corpus, cache, tmp_path):
                          "--similarity", "dtw", "--cache", cache, "--json").stdout)
     assert list(out["scores"]) == ["flow-motion:dtw"] and len(out["templates"]) == 10
     assert out["fused"] == sorted(out["fused"], reverse=True) and len(out["human_clips"]) == 2
+    # the default method: text log-prob plus video in standard errors, summed as they are
+    run = cli("select", "--skill", "cut the carrot", "--templates", str(corpus.templates_file),
+              "--human", str(folder), "--text", "lexical", "--cache", cache)
+    assert run.returncode == 0 and "units: text = log-probability" in run.stdout, run.stderr
+    out = json.loads(cli("select", "--skill", "cut the carrot", "--templates",
+                         str(corpus.templates_file), "--human", str(folder), "--text",
+                         "lexical", "--cache", cache, "--json").stdout)
+    assert out["method"] == "evidence"
+    np.testing.assert_allclose(out["fused"], np.add(out["scores"]["text"],
+                                                    out["scores"]["flow-motion"]))
 
 
 def test_select_from_store_by_skill_text(corpus, cache, tmp_path):

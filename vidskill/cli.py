@@ -472,6 +472,9 @@ def _print_choice(choice, skill: str, as_json: bool) -> None:
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for row in rows:
         print("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip())
+    if ranking.method == "evidence":
+        print("units: text = log-probability per token (nats), video = similarity in standard "
+              "errors of its top-k mean")
     print(f"chosen: {ranking.best} ({ranking.method} {json.dumps(dict(ranking.settings))})")
 
 
