@@ -70,7 +70,7 @@ def choose(
                 humans = (human_clips_by_query(skill, query, clip_store, scorer)
                           if query is not None
                           else human_clips_from_store(skill, clip_store, scorer, label))
-        score = scorer.evidence if rule.name == "evidence" else scorer.score
+        score = scorer.evidence if rule.video_scale == "evidence" else scorer.score
         video = {scorer.source: score(templates, humans)}
     prior = get_text_scorer(text) if TEXT in rule.sources([TEXT, *video]) else None
     ranking = TemplateSelector(templates, prior, rule).rank(skill, video)

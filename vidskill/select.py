@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -92,6 +92,7 @@ class FusionRule(Protocol):
     """Turns per-source scores into one fused score per template (-inf = dropped)."""
 
     name: str
+    video_scale: ClassVar[str]   # how video scores must come: "similarity" or "evidence"
 
     @property
     def needs_video(self) -> bool: ...
@@ -113,6 +114,7 @@ class TopKFusion:
     prior: str = TEXT
     picker: str | None = None  # None: the only source other than `prior`
     name: str = field(default="topk", init=False)
+    video_scale: ClassVar[str] = "similarity"
 
     def __post_init__(self) -> None:
         if self.k < 1:
@@ -158,6 +160,7 @@ class WeightedFusion:
 
     weights: Mapping[str, float] = field(default_factory=lambda: {TEXT: 1.0})
     name: str = field(default="weighted", init=False)
+    video_scale: ClassVar[str] = "similarity"
 
     def __post_init__(self) -> None:
         if not self.weights or not any(w != 0 for w in self.weights.values()):
@@ -195,6 +198,7 @@ class EvidenceFusion(WeightedFusion):
     """Weighted sum of scores on evidence scales, taken as they are (see the module doc)."""
 
     name: str = field(default="evidence", init=False)
+    video_scale: ClassVar[str] = "evidence"
 
     def scaled(self, values: np.ndarray) -> np.ndarray:
         """The scores themselves: the sources already share a scale."""

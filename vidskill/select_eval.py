@@ -22,7 +22,13 @@ from vidskill.select import TEXT, Ranking, fuse, method_rule
 from vidskill.synth import Corpus
 from vidskill.templates import Template, load_templates
 from vidskill.text import get_text_scorer
-from vidskill.video_scores import HumanClips, VideoScorer, prime
+from vidskill.video_scores import (
+    HumanClips,
+    VideoScorer,
+    evidence_scores,
+    prime,
+    top_k_mean,
+)
 from vidskill.weights import find_weights, missing_message, model_entry
 
 log = logging.getLogger(__name__)
@@ -109,11 +115,12 @@ def evaluate_selection(
                for sim in ("cosine", "dtw")]
     humans = _human_clips(corpus, skills, scorers)
     video: dict[str, list[np.ndarray]] = {}
+    evidence: dict[str, list[np.ndarray]] = {}  # the same scores in standard errors
     for scorer in scorers:
         clips = humans[scorer.encoder.name]
-        video[scorer.source] = [scorer.score(templates, clips[s]) for s in skills]
-        video[f"{scorer.source}:evidence"] = [scorer.evidence(templates, clips[s])
-                                              for s in skills]
+        sims = [scorer.similarities(templates, clips[s]) for s in skills]
+        video[scorer.source] = [top_k_mean(x, scorer.k) for x in sims]
+        evidence[scorer.source] = [evidence_scores(x, scorer.k) for x in sims]
         rows.append(_row(f"video: {scorer.source}", templates, skills, correct,
                          [{scorer.source: v} for v in video[scorer.source]], "flow",
                          scorer.source))
@@ -134,9 +141,9 @@ def evaluate_selection(
         prior = next(iter(text_scores))
         per_skill = [{TEXT: t, fused_encoder: v}
                      for t, v in zip(text_scores[prior], video[fused_encoder], strict=True)]
-        evidence = [{TEXT: t, fused_encoder: v} for t, v in
-                    zip(text_scores[prior], video[f"{fused_encoder}:evidence"], strict=True)]
-        for method, scores in (("evidence", evidence), ("llm+flow", per_skill),
+        per_skill_evidence = [{TEXT: t, fused_encoder: v} for t, v in
+                              zip(text_scores[prior], evidence[fused_encoder], strict=True)]
+        for method, scores in (("evidence", per_skill_evidence), ("llm+flow", per_skill),
                                ("weighted", per_skill)):
             label = f"fused: {method} ({prior} + {fused_encoder})"
             rows.append(_row(label, templates, skills, correct, scores, method,

@@ -126,8 +126,7 @@ class VideoScorer:
 
     def evidence(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
         """`score` in standard errors (`top_k_error`): same ranking, a noise-aware scale."""
-        sims = self.similarities(templates, humans)
-        return top_k_mean(sims, self.k) / top_k_error(sims, self.k)
+        return evidence_scores(self.similarities(templates, humans), self.k)
 
 
 def prime(scorers: Sequence[VideoScorer], paths: Sequence[str | os.PathLike]) -> None:
@@ -167,6 +166,11 @@ def top_k_error(similarities: np.ndarray, k: int) -> float:
             return error
     spread = float(ordered.mean(axis=1).std())
     return spread if spread > 1e-9 else 1.0
+
+
+def evidence_scores(similarities: np.ndarray, k: int) -> np.ndarray:
+    """Top-k mean similarities in units of their standard error (`top_k_error`)."""
+    return top_k_mean(similarities, k) / top_k_error(similarities, k)
 
 
 def video_files(folder: str | os.PathLike) -> list[Path]:
