@@ -47,7 +47,7 @@ def _add_info(sub) -> None:
 def _synth(args: argparse.Namespace) -> int:
     from vidskill.synth import generate_corpus
 
-    corpus = generate_corpus(args.out_dir, seed=args.seed)
+    corpus = generate_corpus(args.out_dir, seed=args.seed, n_long_train=args.long_train)
     print(f"wrote {len(corpus.videos)} videos and {corpus.templates_file} to {corpus.root}")
     return 0
 
@@ -56,6 +56,8 @@ def _add_synth(sub) -> None:
     p = sub.add_parser("synth", help="write the embedded demo corpus with its ground truth")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--long-train", type=int, default=10,
+                   help="long human videos in the train split (default 10)")
     p.set_defaults(func=_synth)
 
 
@@ -386,7 +388,6 @@ def _add_features(sub) -> None:
 
 
 def _train_encoder(args: argparse.Namespace) -> int:
-    from vidskill.encoders.flowcnn import card_path, train_flow_cnn
     from vidskill.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     videos = []
@@ -395,21 +396,34 @@ def _train_encoder(args: argparse.Namespace) -> int:
             videos += sorted(p for p in src.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
         else:
             videos.append(src)
-    out = train_flow_cnn(videos, args.out, epochs=args.epochs, fps=args.fps, size=args.size,
-                         window=args.window, seed=args.seed)
+    if args.model == "skill-tcn":
+        from vidskill.encoders.skilltcn import card_path, train_skill_tcn
+
+        out = train_skill_tcn(videos, args.out, steps=args.steps, fps=args.fps,
+                              size=args.size or 160, seed=args.seed)
+    else:
+        from vidskill.encoders.flowcnn import card_path, train_flow_cnn
+
+        out = train_flow_cnn(videos, args.out, epochs=args.epochs, fps=args.fps,
+                             size=args.size or 120, window=args.window, seed=args.seed)
     print(f"wrote {out} and its model card {card_path(out)} (trained on {len(videos)} videos)")
     return 0
 
 
 def _add_train_encoder(sub) -> None:
     p = sub.add_parser("train-encoder",
-                       help="train the flow-cnn encoder self-supervised on your videos")
+                       help="train flow-cnn (self-supervised) or skill-tcn (from labels) on "
+                            "your videos")
     p.add_argument("videos", nargs="+", help="video files, or folders searched for videos")
     p.add_argument("--out", type=Path, required=True, help="weights file to write (.pt)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--model", choices=["flow-cnn", "skill-tcn"], default="flow-cnn",
+                   help="skill-tcn needs <video stem>.json beside each video with "
+                        '{"segments": [{"label", "start", "end"}]} (as `vidskill synth` writes)')
+    p.add_argument("--epochs", type=int, default=30, help="flow-cnn passes over the data")
+    p.add_argument("--steps", type=int, default=3000, help="skill-tcn optimiser steps")
     p.add_argument("--fps", type=float, default=10.0)
-    p.add_argument("--size", type=int, default=120, help="short side in pixels (default 120)")
-    p.add_argument("--window", type=float, default=1.0, help="window length in seconds")
+    p.add_argument("--size", type=int, help="short side in pixels (flow-cnn 120, skill-tcn 160)")
+    p.add_argument("--window", type=float, default=1.0, help="flow-cnn window length (s)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train_encoder)
 

@@ -16,6 +16,7 @@ ENCODERS: dict[str, str] = {
     "flow-hof": "vidskill.encoders.hof:HOFEncoder",
     "flow-motion": "vidskill.encoders.motion:MotionEncoder",
     "flow-cnn": "vidskill.encoders.flowcnn:FlowCNNEncoder",
+    "skill-tcn": "vidskill.encoders.skilltcn:SkillTCNEncoder",
     "r3d_18": "vidskill.encoders.video_models:R3D18",
     "r2plus1d_18": "vidskill.encoders.video_models:R2Plus1D18",
     "mc3_18": "vidskill.encoders.video_models:MC318",

@@ -119,6 +119,22 @@ def structure(images: np.ndarray, sigma: float = STRUCTURE_SIGMA,
     return out
 
 
+def moving_flow(flow: Flow, images: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(u, v, |v|, weight), each (P,H/2,W/2): camera-compensated velocity at half resolution
+    and each pixel's weight in the mean moving flow (speed above MOVING times structure)."""
+    v = velocity(flow)[:, ::2, ::2]  # flow is smooth: half resolution loses nothing here
+    p = v.shape[0]
+    v = v - np.median(v.reshape(p, -1, 2), axis=1)[:, None, None, :]  # camera motion
+    u, vv = v[..., 0], v[..., 1]
+    mag = np.hypot(u, vv)
+    st = structure(images)
+    if st.shape[1:] != flow.data.shape[1:3]:   # flow at another size than the frames
+        st = np.stack([cv2.resize(x, flow.data.shape[2:0:-1], interpolation=cv2.INTER_AREA)
+                       for x in st])
+    return u, vv, mag, np.where(mag >= MOVING, mag, 0.0) * st[:, ::2, ::2]
+
+
 def speed_distribution(speed: np.ndarray, bins: int = SPEED_BINS) -> np.ndarray:
     """Soft histogram of speed / its 90th percentile (clipped to [0, 1]) on `bins` bins."""
     top = float(np.percentile(speed, 90))
@@ -156,16 +172,8 @@ class MotionEncoder(FlowEncoder):
                 "version": VERSION}
 
     def prepare(self, flow: Flow, images: np.ndarray) -> dict[str, np.ndarray]:
-        v = velocity(flow)[:, ::2, ::2]  # flow is smooth: half resolution loses nothing here
-        p = v.shape[0]
-        v = v - np.median(v.reshape(p, -1, 2), axis=1)[:, None, None, :]  # camera motion
-        u, vv = v[..., 0], v[..., 1]
-        mag = np.hypot(u, vv)
-        st = structure(images)
-        if st.shape[1:] != flow.data.shape[1:3]:   # flow at another size than the frames
-            st = np.stack([cv2.resize(x, flow.data.shape[2:0:-1], interpolation=cv2.INTER_AREA)
-                           for x in st])
-        wgt = np.where(mag >= MOVING, mag, 0.0) * st[:, ::2, ::2]
+        u, vv, mag, wgt = moving_flow(flow, images)
+        p = len(u)
         total = wgt.reshape(p, -1).sum(1) + 1e-12
         return {
             "energy": mag.reshape(p, -1).mean(1),

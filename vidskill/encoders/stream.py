@@ -1,7 +1,8 @@
 """Encode whole videos chunk by chunk: flat memory, windows across chunk borders kept.
 
 `encode_video(source, encoder)` is what ingest calls. Chunks overlap by the longest window
-(plus two frames) and every chunk anchors windows at the video's first timestamp, so the
+(plus two frames, plus twice the `context` of an encoder whose windows depend on the video
+around them) and every chunk anchors windows at the video's first timestamp, so the
 result equals encoding the whole video at once. Flow encoders with the same flow settings
 share one flow computation per chunk (`encode_video_multi`), and the flow of the frame
 pairs a chunk shares with the one before is carried over, not computed again (each pair's
@@ -88,6 +89,15 @@ def encode_video(
                               chunk_seconds=chunk_seconds, cache=cache)[0]
 
 
+def _window_length(encoder: Encoder) -> float:
+    return float(getattr(getattr(encoder, "windows", None), "length", 0.0))
+
+
+def _context(encoder: Encoder) -> float:
+    """Seconds either side of a window that its feature also depends on (0 for most)."""
+    return float(getattr(encoder, "context", 0.0))
+
+
 def _flow_key(encoder: Encoder) -> str | None:
     if not isinstance(encoder, FlowEncoder):
         return None
@@ -123,7 +133,7 @@ def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) 
 def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: float
                    ) -> list[Features]:
     rate = reader.fps or reader.info.native_fps or 1.0
-    longest = max(getattr(getattr(e, "windows", None), "length", 0.0) for e in encs)
+    longest = max(_window_length(e) + 2 * _context(e) for e in encs)
     overlap = longest + 2.0 / rate
     chunk_seconds = max(chunk_seconds, 2 * overlap)
     ts = reader.timestamps
@@ -135,6 +145,8 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
     for chunk in reader.chunks(chunk_seconds, overlap):
         if len(chunk) < 2 and not single:
             continue
+        chunk_end = float(chunk.timestamps[-1])
+        last_chunk = chunk_end >= float(ts[-1]) - 1e-9
         shared: dict[str, Flow] = {}
         for k, enc in enumerate(encs):
             key = _flow_key(enc)
@@ -146,11 +158,13 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
                 feats = enc.encode(chunk, origin=origin)
             else:
                 feats = enc.encode(chunk)
-            length = getattr(getattr(enc, "windows", None), "length", 0.0)
+            length, context = _window_length(enc), _context(enc)
             tol = 0.25 / rate
             keep = feats.starts > last_start[k] + tol
             if not single:
                 keep &= (feats.ends - feats.starts) >= length - tol
+            if context and not last_chunk:   # the next chunk sees what follows these
+                keep &= feats.ends + context <= chunk_end + tol
             if keep.any():
                 last_start[k] = float(feats.starts[keep].max())
                 parts[k].append(Features(feats.data[keep], feats.starts[keep], feats.ends[keep],

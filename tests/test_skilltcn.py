@@ -1,0 +1,116 @@
+"""skill-tcn: training from labels, the shipped weights on held-out demo videos, streaming with
+context, and clear errors for missing labels, wrong fps and missing weights."""
+
+import json
+
+import numpy as np
+import pytest
+from helpers import run_cli
+
+from vidskill.boundaries import get_detector
+from vidskill.boundaries.base import Segment
+from vidskill.boundaries.predictor import TrainSettings, train_predictor
+from vidskill.encoders import encode_video, get_encoder
+from vidskill.encoders.skilltcn import CONTEXT_STEPS, read_labels, train_skill_tcn
+from vidskill.errors import ConfigError, WeightsNotFoundError
+from vidskill.metrics import evaluate_segmentation
+from vidskill.synth import generate_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return generate_corpus(tmp_path_factory.getbasetemp() / "corpus-tcn", seed=0,
+                           n_long_train=2, n_long_test=2, clips_per_skill=1)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return get_encoder("skill-tcn", window=0.5, stride=0.1)
+
+
+def _labels_at(video, times):
+    return [next((s.label for s in video.segments if s.start <= t < s.end), None) for t in times]
+
+
+def test_shipped_weights_name_the_skill_of_held_out_videos(corpus, shipped):
+    """Trained on demo seed 100; these seed-0 videos were never seen."""
+    for v in corpus.select(domain="human", kind="long", split="test"):
+        f = encode_video(v.path, shipped, fps=10)
+        assert f.dim == 8 and np.allclose(np.linalg.norm(f.data, axis=1), 1.0, atol=1e-5)
+        predicted = np.array(shipped.classes)[f.data.argmax(1)]
+        accuracy = np.mean(predicted == np.array(_labels_at(v, f.times)))
+        assert accuracy >= 0.85, (v.path.name, accuracy)
+
+
+def test_skill_features_put_boundaries_where_the_skill_changes(corpus, shipped,
+                                                               torch_one_thread):
+    """Novelty on skill posteriors finds nearly every boundary, SBD finds most of them (it
+    also cuts early in some gradual changes: its precision is the README's open item)."""
+    train = [encode_video(v.path, shipped, fps=10)
+             for v in corpus.select(domain="human", kind="long", split="train")]
+    detectors = {"sbd": get_detector("sbd", predictor=train_predictor(
+        train, settings=TrainSettings(steps=200))), "novelty": get_detector("novelty")}
+    runs = {name: [] for name in detectors}
+    for v in corpus.select(domain="human", kind="long", split="test"):
+        f = encode_video(v.path, shipped, fps=10)
+        truth = [Segment(s.start, s.end, s.label) for s in v.segments]
+        for name, det in detectors.items():
+            runs[name].append((det.detect(f).segments(), truth, v.duration))
+    novelty = evaluate_segmentation(runs["novelty"], tolerance=0.5)
+    sbd = evaluate_segmentation(runs["sbd"], tolerance=0.5)
+    assert novelty.boundary_abs.f1 >= 0.8, novelty.as_dict()
+    assert sbd.boundary_abs.recall >= 0.75, sbd.as_dict()
+
+
+def test_streamed_features_equal_one_pass_despite_context(corpus, shipped):
+    """Windows near a chunk's end wait for the next chunk, which sees what follows them."""
+    v = next(iter(corpus.select(domain="human", kind="long", split="test")))
+    whole = encode_video(v.path, shipped, fps=10, chunk_seconds=600)
+    chunked = encode_video(v.path, shipped, fps=10, chunk_seconds=1)
+    assert shipped.context == pytest.approx(CONTEXT_STEPS / 10)
+    assert np.allclose(whole.starts, chunked.starts)
+    np.testing.assert_allclose(whole.data, chunked.data, atol=1e-5)
+
+
+def test_train_writes_weights_and_a_card_that_load(corpus, tmp_path):
+    videos = [v.path for v in corpus.select(domain="human", kind="long", split="train")]
+    out = train_skill_tcn(videos, tmp_path / "tcn.pt", steps=20)
+    card = json.loads(out.with_suffix(".json").read_text())
+    labels = {s.label for v in corpus.select(domain="human", kind="long", split="train")
+              for s in v.segments}
+    assert card["classes"] == sorted(labels) and card["settings"]["fps"] == 10.0
+    assert all("/" not in p for p in card["data"]["videos"])   # no machine paths
+    enc = get_encoder("skill-tcn", weights=out)
+    f = encode_video(videos[0], enc, fps=10)
+    assert f.dim == len(labels) and len(f) > 0
+
+
+def test_cli_trains_skill_tcn(corpus, tmp_path):
+    video = next(iter(corpus.select(domain="human", kind="long", split="train"))).path
+    r = run_cli("train-encoder", "--model", "skill-tcn", "--steps", "5", "--out",
+                str(tmp_path / "w.pt"), str(video))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "w.pt").is_file() and (tmp_path / "w.json").is_file()
+
+
+def test_missing_or_malformed_labels_are_clear(corpus, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"")
+    with pytest.raises(ConfigError, match="no labels file .*clip.json"):
+        read_labels(clip)
+    (tmp_path / "clip.json").write_text('{"segments": [{"label": "cut"}]}')
+    with pytest.raises(ConfigError, match="expected"):
+        read_labels(clip)
+    (tmp_path / "clip.json").write_text('{"segments": []}')
+    with pytest.raises(ConfigError, match="no segments"):
+        read_labels(clip)
+
+
+def test_wrong_fps_and_missing_weights_are_clear(corpus, shipped, tmp_path):
+    v = next(iter(corpus.select(domain="human", kind="long", split="test")))
+    with pytest.raises(ConfigError, match="trained at 10 fps .* decode at fps=10"):
+        encode_video(v.path, shipped, fps=5)
+    with pytest.raises(WeightsNotFoundError, match="no untrained form"):
+        get_encoder("skill-tcn", weights=None)
+    with pytest.raises(WeightsNotFoundError, match="does not exist"):
+        get_encoder("skill-tcn", weights=tmp_path / "nope.pt")
