@@ -5,6 +5,7 @@ with --shipped); the uniform baseline cuts at the mean ground-truth segment leng
 the train split, the best a fixed length can do. Prints one table (metrics as fractions).
 
     .venv/bin/python bench/segment_eval.py --seeds 0 1 --corpus /tmp/vidskill-corpus
+    .venv/bin/python bench/segment_eval.py --seeds 0 1 2 --encoder skill-tcn --window 0.5
 """
 
 from __future__ import annotations

@@ -85,8 +85,12 @@ def test_train_writes_weights_and_a_card_that_load(corpus, tmp_path):
     assert f.dim == len(labels) and len(f) > 0
 
 
-def test_cli_trains_skill_tcn(corpus, tmp_path):
-    video = next(iter(corpus.select(domain="human", kind="long", split="train"))).path
+def test_cli_writes_a_training_corpus_and_trains_skill_tcn(tmp_path):
+    """The README's recipe for the shipped weights, at its smallest."""
+    r = run_cli("synth", str(tmp_path / "c"), "--seed", "100", "--long-train", "1")
+    assert r.returncode == 0, r.stderr
+    video = tmp_path / "c" / "human" / "long_000.mp4"
+    assert read_labels(video)
     r = run_cli("train-encoder", "--model", "skill-tcn", "--steps", "5", "--out",
                 str(tmp_path / "w.pt"), str(video))
     assert r.returncode == 0, r.stderr
