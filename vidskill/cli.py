@@ -397,15 +397,17 @@ def _train_encoder(args: argparse.Namespace) -> int:
         else:
             videos.append(src)
     if args.model == "skill-tcn":
-        from vidskill.encoders.skilltcn import card_path, train_skill_tcn
+        from vidskill.encoders.skilltcn import train_skill_tcn
 
         out = train_skill_tcn(videos, args.out, steps=args.steps, fps=args.fps,
                               size=args.size or 160, seed=args.seed)
     else:
-        from vidskill.encoders.flowcnn import card_path, train_flow_cnn
+        from vidskill.encoders.flowcnn import train_flow_cnn
 
         out = train_flow_cnn(videos, args.out, epochs=args.epochs, fps=args.fps,
                              size=args.size or 120, window=args.window, seed=args.seed)
+    from vidskill.weights import card_path
+
     print(f"wrote {out} and its model card {card_path(out)} (trained on {len(videos)} videos)")
     return 0
 

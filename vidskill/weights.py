@@ -183,6 +183,11 @@ def apply_state_dict(model: Any, state: dict, name: str, source: str | os.PathLi
         ) from None
 
 
+def card_path(weights: str | os.PathLike) -> Path:
+    """The model card beside a project-trained weights file: same name, .json."""
+    return Path(weights).with_suffix(".json")
+
+
 def card_paths(paths: list[str | os.PathLike | None]) -> list[str]:
     """Training files as a model card records them: relative to their common folder, so a
     card names its data without the trainer's machine layout."""

@@ -28,6 +28,7 @@ from vidskill.flow import Flow, FlowEstimator
 from vidskill.weights import (
     DEFAULT,
     apply_state_dict,
+    card_path,
     card_paths,
     find_weights,
     load_state_dict,
@@ -48,11 +49,6 @@ def build_net(pairs: int = 8, grid: int = 32, width: int = 32, dim: int = 64):
         nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width),
         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, dim),
     )
-
-
-def card_path(weights: str | os.PathLike) -> Path:
-    """The model card that belongs to a weights file: same name, .json."""
-    return Path(weights).with_suffix(".json")
 
 
 def _default_weights() -> Path:

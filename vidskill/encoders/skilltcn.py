@@ -36,7 +36,14 @@ from vidskill.encoders.flowbase import FlowEncoder
 from vidskill.encoders.motion import moving_flow
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.flow import Flow, FlowEstimator
-from vidskill.weights import DEFAULT, apply_state_dict, card_paths, find_weights, load_state_dict
+from vidskill.weights import (
+    DEFAULT,
+    apply_state_dict,
+    card_path,
+    card_paths,
+    find_weights,
+    load_state_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +106,6 @@ def step_inputs(samples: np.ndarray) -> np.ndarray:
     centre = s[:, 3:5] - _local_mean(s[:, 3:5], NORM_STEPS)
     return np.stack([u, v, np.hypot(u, v), np.log(s[:, 2] / scale + 1e-3),
                      centre[:, 0], centre[:, 1]], 1).astype(np.float32)
-
-
-def card_path(weights: str | os.PathLike) -> Path:
-    """The model card beside a weights file: same name, .json."""
-    return Path(weights).with_suffix(".json")
 
 
 class SkillTCNEncoder(FlowEncoder):
