@@ -389,6 +389,7 @@ def _add_features(sub) -> None:
 
 def _train_encoder(args: argparse.Namespace) -> int:
     from vidskill.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from vidskill.weights import card_path
 
     videos = []
     for src in map(Path, args.videos):  # a folder of images is one video; others are searched
@@ -406,8 +407,6 @@ def _train_encoder(args: argparse.Namespace) -> int:
 
         out = train_flow_cnn(videos, args.out, epochs=args.epochs, fps=args.fps,
                              size=args.size or 120, window=args.window, seed=args.seed)
-    from vidskill.weights import card_path
-
     print(f"wrote {out} and its model card {card_path(out)} (trained on {len(videos)} videos)")
     return 0
 

@@ -86,8 +86,12 @@ def path_samples(flow: Flow, images: np.ndarray) -> np.ndarray:
     p, h, w = u.shape
     total = wgt.reshape(p, -1).sum(1) + 1e-12
     yy, xx = np.mgrid[0:h, 0:w] / float(min(h, w))
-    mean = lambda a: (wgt * a).reshape(p, -1).sum(1) / total  # noqa: E731
-    return np.stack([mean(u), mean(v), mag.reshape(p, -1).mean(1), mean(xx), mean(yy)], 1)
+
+    def weighted(a: np.ndarray) -> np.ndarray:
+        return (wgt * a).reshape(p, -1).sum(1) / total
+
+    return np.stack([weighted(u), weighted(v), mag.reshape(p, -1).mean(1), weighted(xx),
+                     weighted(yy)], 1)
 
 
 def _local_mean(x: np.ndarray, half: int) -> np.ndarray:
