@@ -33,7 +33,7 @@ def main() -> None:
         features = video_features(video.path, segment_encoder())
         encode_s = time.perf_counter() - t0
     detector = get_detector("sbd")
-    device = str(detector.predictor.model.mean.device)
+    device = str(detector.predictor_for(features.encoder).model.mean.device)
     detector.detect(features)  # warm-up: load, first kernels
     best = float("inf")
     for _ in range(args.repeat):

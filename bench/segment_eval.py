@@ -1,8 +1,9 @@
 """Boundary F1 of sbd, novelty and uniform on the held-out long human videos of the demo corpus.
 
-The predictor is trained on the train split of the same corpus seed (or the shipped one
-with --shipped); the uniform baseline cuts at the mean ground-truth segment length of
-the train split, the best a fixed length can do. Prints one table (metrics as fractions).
+The predictor is trained on the train split of the same corpus seed (or, with --shipped,
+is the one shipped for the encoder, see sbd.SHIPPED_PREDICTORS); the uniform baseline cuts
+at the mean ground-truth segment length of the train split, the best a fixed length can
+do. Prints one table (metrics as fractions).
 
     .venv/bin/python bench/segment_eval.py --seeds 0 1 --corpus /tmp/vidskill-corpus
     .venv/bin/python bench/segment_eval.py --seeds 0 1 2 --encoder skill-tcn --window 0.5
@@ -76,7 +77,8 @@ def main() -> None:
     ap.add_argument("--window", type=float, help="window length (s); default: the encoder's")
     ap.add_argument("--tolerance", type=float, default=0.5)
     ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--shipped", action="store_true", help="use models/predictor-demo.pt")
+    ap.add_argument("--shipped", action="store_true",
+                    help="use the predictor shipped for the encoder instead of training one")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()

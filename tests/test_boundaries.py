@@ -5,14 +5,16 @@ import pytest
 import torch
 
 from vidskill.boundaries import available_detectors, get_detector
+from vidskill.boundaries.base import Boundaries
 from vidskill.boundaries.predictor import (
     PredictionErrors,
     TrainSettings,
     load_predictor,
     train_predictor,
 )
+from vidskill.boundaries.sbd import peak_steps
 from vidskill.encoders.base import Features
-from vidskill.errors import DimensionMismatchError, WeightsNotFoundError
+from vidskill.errors import ConfigError, DimensionMismatchError, WeightsNotFoundError
 from vidskill.metrics import MatchCounts, match_boundaries
 
 HOP = 0.1
@@ -187,3 +189,39 @@ def test_actions_beside_a_video_are_read_and_resampled_to_windows(tmp_path):
     (tmp_path / "bad.actions.csv").write_text("t,a\n0,1\n")
     with pytest.raises(ConfigError, match="'action' column"):
         load_actions(tmp_path / "bad.actions.csv", fps=30.0)
+
+
+def test_trimmed_drops_boundaries_that_leave_a_short_first_or_last_segment():
+    b = Boundaries(np.array([0.5, 3.0, 9.2]), np.array([0.6, 0.7, 0.8]), np.zeros(3),
+                   np.zeros(3), 0.0, 10.0)
+    t = b.trimmed(1.0)
+    assert t.times.tolist() == [3.0] and t.scores.tolist() == [0.7]
+    assert b.trimmed(1.0, keep=np.array([False, False, True])).times.tolist() == [3.0, 9.2]
+    assert b.trimmed(0.5).times.tolist() == [0.5, 3.0, 9.2]
+
+
+def test_sbd_dates_a_boundary_at_the_error_peak_after_the_step_that_declared_it():
+    errors = np.array([np.nan, 0, 0, 5, 9, 7, 0, 0, 8, 1])
+    assert peak_steps(errors, np.array([3, 8]), horizon=2).tolist() == [4, 8]
+    # the search stops before the next declared step
+    assert peak_steps(np.array([0, 1, 2, 9, 0.0]), np.array([1, 2]), 3).tolist() == [1, 3]
+
+
+def test_novelty_keeps_min_len_from_both_ends_of_the_video():
+    protos = np.eye(3, dtype=np.float32)
+    data = np.concatenate([np.repeat(protos[[i]], n, 0) for i, n in ((0, 5), (1, 50), (2, 50))])
+    starts = np.arange(len(data)) * HOP
+    f = Features(data, starts, starts + HOP, "synthetic")
+    assert get_detector("novelty", min_len=0.2).detect(f).times == pytest.approx([0.5, 5.5])
+    assert get_detector("novelty", min_len=1.0).detect(f).times == pytest.approx([5.5])
+
+
+def test_sbd_refuses_a_predictor_of_other_features_and_names_the_fix(trained):
+    f, _ = synthetic(3)
+    other = Features(f.data, f.starts, f.ends, "flow-motion")
+    with pytest.raises(ConfigError, match="trained on 'synthetic' features but these are "
+                                          "'flow-motion'"):
+        get_detector("sbd", predictor=trained).detect(other)
+    with pytest.raises(ConfigError, match="no SBD predictor is shipped for 'flow-motion'.*"
+                                          "train-predictor --encoder flow-motion"):
+        get_detector("sbd").detect(other)

@@ -52,6 +52,31 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_long(args: argparse.Namespace) -> int:
+    from vidskill.synth import write_long_video
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    seconds = 0.0
+    for k in range(args.videos):
+        seed = args.seed + k
+        truth = write_long_video(args.out_dir / f"long_{seed:03d}.mp4", args.minutes,
+                                 fps=args.fps, seed=seed)
+        seconds += truth.duration
+    print(f"wrote {args.videos} labelled videos ({seconds / 60:.1f} min) to {args.out_dir}")
+    return 0
+
+
+def _add_synth_long(sub) -> None:
+    p = sub.add_parser("synth-long", help="write long labelled videos of chained demo skills "
+                                          "(training data for skill-tcn and predictors)")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--videos", type=int, default=12, help="how many (default 12)")
+    p.add_argument("--minutes", type=float, default=5.0, help="length of each (default 5)")
+    p.add_argument("--seed", type=int, default=100, help="seed of the first; +1 for each next")
+    p.add_argument("--fps", type=float, default=20.0, help="frame rate (default 20, as synth)")
+    p.set_defaults(func=_synth_long)
+
+
 def _add_synth(sub) -> None:
     p = sub.add_parser("synth", help="write the embedded demo corpus with its ground truth")
     p.add_argument("out_dir", type=Path)
@@ -563,7 +588,7 @@ def _add_eval_select(sub) -> None:
     p.set_defaults(func=_eval_select)
 
 
-COMMANDS = (_add_info, _add_synth, _add_demo, _add_ingest, _add_query, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder, _add_run, _add_select, _add_eval_select)
+COMMANDS = (_add_info, _add_synth, _add_synth_long, _add_demo, _add_ingest, _add_query, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder, _add_run, _add_select, _add_eval_select)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@
 At each step t, the distance between the mean feature of the windows in the `context`
 seconds before t and of those in the `context` seconds from t; the curve is smoothed and
 its peaks above a robust threshold (median + k * 1.4826 * MAD, as for SBD's automatic GAP)
-are boundaries, at least `min_len` seconds apart.
+are boundaries, at least `min_len` seconds apart and from either end of the video.
 """
 
 from __future__ import annotations
@@ -69,4 +69,4 @@ class NoveltyDetector:
         peaks = pick_peaks(sig, cut, threshold, self.min_len)
         excess = sig[peaks] - float(np.median(sig))
         scores = excess / (excess + max(threshold - float(np.median(sig)), 1e-12))
-        return Boundaries(cut[peaks], scores, sig, times, start, end)
+        return Boundaries(cut[peaks], scores, sig, times, start, end).trimmed(self.min_len)

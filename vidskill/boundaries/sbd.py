@@ -18,9 +18,21 @@ from vidskill.boundaries.predictor import (
 )
 from vidskill.boundaries.rule import sbd_rule
 from vidskill.encoders.base import Features
+from vidskill.errors import ConfigError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-DEFAULT_PREDICTOR = MODELS_DIR / "predictor-demo.pt"
+# The shipped predictor for each encoder, trained on the demo corpus (README: Model weights).
+SHIPPED_PREDICTORS = {"flow-hof": "predictor-demo.pt", "skill-tcn": "predictor-skill-tcn-demo.pt"}
+
+
+def shipped_predictor(encoder: str) -> Path:
+    """The shipped predictor file for features of `encoder`."""
+    if encoder not in SHIPPED_PREDICTORS:
+        raise ConfigError(
+            f"no SBD predictor is shipped for {encoder!r} features (only for "
+            f"{', '.join(sorted(SHIPPED_PREDICTORS))}); train one with `vidskill train-predictor "
+            f"--encoder {encoder} VIDEOS --out P.pt` and pass predictor=P.pt (--predictor)")
+    return MODELS_DIR / SHIPPED_PREDICTORS[encoder]
 
 
 class PredictionErrorDetector:
@@ -36,8 +48,8 @@ class PredictionErrorDetector:
         of interest is shorter than a second; max_len = 600 s forces a cut every ten minutes
         of uninterrupted activity (the paper's 12,800 steps are ~10 min at 20 steps/s).
     events: external event times (s) that always start a segment (the paper's "info").
-    predictor: weights file (`vidskill train-predictor`); None = the shipped demo predictor,
-        trained on flow-hof features of the demo corpus, or the one `fit` trains.
+    predictor: weights file (`vidskill train-predictor`); None = the one `fit` trains, else
+        the shipped demo predictor for the features' encoder (`SHIPPED_PREDICTORS`).
     """
 
     name = "sbd"
@@ -70,11 +82,18 @@ class PredictionErrorDetector:
         self._predictor_path = None if isinstance(predictor, TrainedPredictor) else predictor
         self.corpus_spread_: float | None = None
 
-    @property
-    def predictor(self) -> TrainedPredictor:
-        """The predictor in use, loaded on first need."""
+    def predictor_for(self, encoder: str) -> TrainedPredictor:
+        """The predictor for features of `encoder`, loaded on first need; a predictor trained
+        on another encoder's features is refused (its errors would mean nothing)."""
         if self._predictor is None:
-            self._predictor = load_predictor(self._predictor_path or DEFAULT_PREDICTOR, self.device)
+            path = self._predictor_path or shipped_predictor(encoder)
+            self._predictor = load_predictor(path, self.device)
+        trained_on = self._predictor.card.get("encoder")
+        if trained_on and trained_on != encoder:
+            raise ConfigError(
+                f"the SBD predictor was trained on {trained_on!r} features but these are "
+                f"{encoder!r}; segment with --encoder {trained_on} or train a predictor on "
+                f"{encoder} features (`vidskill train-predictor --encoder {encoder}`)")
         return self._predictor
 
     def fit(
@@ -87,8 +106,8 @@ class PredictionErrorDetector:
         if self._predictor is None and self._predictor_path is None:
             self._predictor = train_predictor(videos, actions, self.train)
         errors = np.concatenate([np.zeros(0)] + [
-            np.fromiter(self.predictor.errors(f, None if actions is None else actions[i]),
-                        np.float64)
+            np.fromiter(self.predictor_for(f.encoder).errors(
+                f, None if actions is None else actions[i]), np.float64)
             for i, f in enumerate(videos)
         ])
         errors = errors[np.isfinite(errors)]
@@ -102,7 +121,8 @@ class PredictionErrorDetector:
         if self.calibration == "corpus":
             spread = self.corpus_spread_
             if spread is None:
-                spread = self.predictor.card.get("errors", {}).get("spread")
+                spread = (self._predictor.card.get("errors", {}).get("spread")
+                          if self._predictor is not None else None)
             if spread is None:
                 raise ValueError("calibration='corpus' needs fit(corpus) or a predictor card "
                                  "with an error spread; or use calibration='video'")
@@ -117,15 +137,33 @@ class PredictionErrorDetector:
         if len(features) < 2:
             return Boundaries(np.zeros(0), np.zeros(0), np.zeros(len(features)),
                               features.times.astype(np.float64), start, end)
-        stream = self.predictor.errors(features, actions)
-        gap = self.gap_for(np.fromiter(stream, np.float64) if self.gap is None else np.zeros(0))
-        # The error of window i is the first to see what window i adds to the window h steps
-        # before it (h = horizon), the span [ends[i-h], ends[i]): a boundary found at i is
-        # placed in its middle.
-        h = self.predictor.model.config.horizon
-        ends = features.ends.astype(np.float64)
-        cut = np.concatenate([features.times[:h], (ends[h:] + ends[:-h]) / 2])
-        result = sbd_rule(stream, cut, gap, self.min_len, self.max_len, self.events,
+        predictor = self.predictor_for(features.encoder)
+        stream = predictor.errors(features, actions)
+        raw = np.fromiter(stream, np.float64)   # unreset: for calibration and placement
+        gap = self.gap_for(raw)
+        # Window i's error compares it with window i-h (h = horizon), the one that ends where
+        # window i starts, so step i is dated at that junction. The rule declares a boundary
+        # at the first step that sees a change; the change lies at the junction when the
+        # error peaks, within the next h steps.
+        h = predictor.model.config.horizon
+        junction = np.concatenate([features.times[:h], features.ends[:-h]]).astype(np.float64)
+        result = sbd_rule(stream, junction, gap, self.min_len, self.max_len, self.events,
                           reset=stream.reset)
-        return Boundaries(result.times, result.scores, result.errors,
-                          features.times.astype(np.float64), start, end)
+        event = np.array(result.causes) == "event"
+        steps = np.where(event, result.indices, peak_steps(raw, result.indices, h))
+        found = Boundaries(junction[steps], result.scores, result.errors,
+                           features.times.astype(np.float64), start, end)
+        return found.trimmed(self.min_len, keep=event)
+
+
+def peak_steps(errors: np.ndarray, declared: np.ndarray, horizon: int) -> np.ndarray:
+    """For each declared step i, the step of largest error in [i, i + horizon], stopping
+    before the next declared step: where the change sits between the compared windows."""
+    e = np.where(np.isfinite(errors), errors, -np.inf)
+    out = []
+    for k, i in enumerate(declared):
+        stop = min(int(i) + horizon + 1, len(e))
+        if k + 1 < len(declared):
+            stop = min(stop, int(declared[k + 1]))
+        out.append(int(i) + int(np.argmax(e[i:stop])))
+    return np.array(out, dtype=np.int64)

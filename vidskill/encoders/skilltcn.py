@@ -66,7 +66,8 @@ def build_net(classes: int, width: int = WIDTH):
             super().__init__()
             layers, ch = [], INPUTS
             for d in DILATIONS:
-                layers += [nn.Conv1d(ch, width, 3, padding=d, dilation=d), nn.GELU()]
+                layers += [nn.Conv1d(ch, width, 3, padding=d, dilation=d, padding_mode="replicate"),
+                           nn.GELU()]
                 ch = width
             self.body = nn.Sequential(*layers)
             self.head = nn.Conv1d(width, classes, 1)
