@@ -53,11 +53,12 @@ WIDTH = 64
 INPUTS = 6                      # u, v, |z|, log energy, centroid x, centroid y
 CONTEXT_STEPS = NORM_STEPS + sum(DILATIONS)   # pairs either side a posterior depends on
 MAX_ROLL = math.radians(20.0)   # training rotation of the path, either way
-VERSION = 1
+VERSION = 2                     # 2: convolutions pad by repeating the run's first/last pair
 
 
 def build_net(classes: int, width: int = WIDTH):
-    """Dilated 1-D conv net: (B, INPUTS, T) standardised inputs -> (B, classes, T) logits."""
+    """Dilated 1-D conv net: (B, INPUTS, T) standardised inputs -> (B, classes, T) logits.
+    Padding repeats the edge, so the start and end of a video do not look like a stop."""
     import torch
     from torch import nn
 
@@ -311,7 +312,7 @@ def train_skill_tcn(
         "objective": "per-pair cross-entropy on labelled segments; mirror and ±20 degree roll "
                      "augmentation",
         "arch": {"inputs": INPUTS, "width": WIDTH, "dilations": list(DILATIONS),
-                 "norm_steps": NORM_STEPS},
+                 "padding": "replicate", "norm_steps": NORM_STEPS},
         "data": {"videos": card_paths(list(videos)), "pairs": int(len(allx)),
                  "labelled_pairs": int(sum((y >= 0).sum() for y in ys))},
         "settings": {"steps": steps, "fps": fps, "size": size, "crop": crop,
