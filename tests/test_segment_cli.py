@@ -126,3 +126,10 @@ def test_segmenting_30_minutes_keeps_memory_flat(tmp_path):
     extra_frames = (long.duration - short.duration) * 10 * 160 * 120 * 3
     assert peak_long < 1.2 * peak_short, (peak_short / 1e6, peak_long / 1e6)
     assert peak_long - peak_short < 0.25 * extra_frames, (peak_short / 1e6, peak_long / 1e6)
+
+
+def test_sbd_on_features_without_a_shipped_predictor_says_how_to_train_one(video, capsys):
+    assert main(["segment", str(video.path), "--encoder", "flow-motion"]) != 0
+    err = capsys.readouterr().err
+    assert "no SBD predictor is shipped for 'flow-motion'" in err
+    assert "vidskill train-predictor --encoder flow-motion" in err
