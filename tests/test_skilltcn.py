@@ -9,6 +9,7 @@ from helpers import run_cli
 
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
+from vidskill.boundaries.segment import segment_video
 from vidskill.encoders import encode_video, get_encoder
 from vidskill.encoders.skilltcn import CONTEXT_STEPS, read_labels, train_skill_tcn
 from vidskill.errors import ConfigError, WeightsNotFoundError
@@ -122,3 +123,15 @@ def test_wrong_fps_and_missing_weights_are_clear(corpus, shipped, tmp_path):
         get_encoder("skill-tcn", weights=None)
     with pytest.raises(WeightsNotFoundError, match="does not exist"):
         get_encoder("skill-tcn", weights=tmp_path / "nope.pt")
+
+
+def test_segments_of_skill_features_are_named_by_their_skill(corpus, shipped):
+    """`vidskill segment --encoder skill-tcn` labels each clip; frames take their segment's
+    label, so MoF here measures recognition, not a majority vote against the truth."""
+    runs = []
+    for v in corpus.select(domain="human", kind="long", split="test"):
+        seglist = segment_video(v.path, get_detector("novelty"), encoder=shipped)
+        assert all(s.label in shipped.classes for s in seglist.segments)
+        runs.append((list(seglist.segments), [Segment(s.start, s.end, s.label)
+                                              for s in v.segments], v.duration))
+    assert evaluate_segmentation(runs, tolerance=0.5).as_dict()["MoF"] >= 0.9

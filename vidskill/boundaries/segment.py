@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from vidskill.boundaries.base import BoundaryDetector
+from vidskill.boundaries.base import BoundaryDetector, Segment
 from vidskill.boundaries.scenelist import SegmentList
 from vidskill.encoders import TooShortError, encode_video, get_encoder
 from vidskill.encoders.base import Encoder, Features
@@ -46,10 +46,12 @@ def segment_video(
     fps: float = 10.0,
     cache: str | os.PathLike | None = None,
 ) -> SegmentList:
-    """Segments covering the whole video (one segment when it is too short to encode)."""
+    """Segments covering the whole video (one segment when it is too short to encode); named
+    by their skill when the encoder's features are class posteriors (`classes`, skill-tcn)."""
     with open_video(source) as reader:
         info = reader.info
-    features = video_features(source, encoder, fps, cache)
+    enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
+    features = video_features(source, enc, fps, cache)
     boundaries = detector.detect(features)
     start, end = info.start_time, info.start_time + info.duration
     inside = (boundaries.times > start) & (boundaries.times < end)
@@ -57,6 +59,23 @@ def segment_video(
                          scores=boundaries.scores[inside], start=start, end=end)
     settings = {k: v for k, v in vars(detector).items()
                 if not k.startswith("_") and isinstance(v, (int, float, str, bool, type(None)))}
-    return SegmentList(tuple(boundaries.segments()), info.duration, info.native_fps, start,
+    segments = boundaries.segments()
+    if getattr(enc, "classes", None):
+        segments = name_segments(segments, features, enc.classes)
+    return SegmentList(tuple(segments), info.duration, info.native_fps, start,
                        str(source), detector.name, {"encoder": features.encoder, "fps": fps,
                                                     **settings})
+
+
+def name_segments(segments: list[Segment], features: Features, classes: list[str]
+                  ) -> list[Segment]:
+    """Label each segment with the class of largest mean posterior over the windows centred
+    in it (features are square roots of posteriors); a segment holding no window centre
+    stays unlabelled."""
+    posterior = np.asarray(features.data, dtype=np.float64) ** 2
+    out = []
+    for seg in segments:
+        inside = (features.times >= seg.start) & (features.times < seg.end)
+        label = classes[int(posterior[inside].mean(0).argmax())] if inside.any() else None
+        out.append(replace(seg, label=label))
+    return out
