@@ -96,10 +96,17 @@ def test_cli_writes_training_videos_and_trains_skill_tcn_and_its_predictor(tmp_p
                 str(tmp_path / "w.pt"), *map(str, videos))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "w.pt").is_file() and (tmp_path / "w.json").is_file()
-    r = run_cli("train-predictor", "--encoder", "skill-tcn", "--steps", "5", "--out",
-                str(tmp_path / "p.pt"), str(tmp_path / "c"))
+    own = ("--encoder", "skill-tcn", "--encoder-setting", f"weights={tmp_path / 'w.pt'}")
+    r = run_cli("train-predictor", *own, "--steps", "5", "--out", str(tmp_path / "p.pt"),
+                str(tmp_path / "c"))
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "p.json").read_text())["encoder"] == "skill-tcn"
+    card = json.loads((tmp_path / "p.json").read_text())
+    assert card["encoder"] == "skill-tcn"
+    assert card["encoder_settings"]["weights"].startswith("w.pt:")
+    r = run_cli("segment", str(videos[1]), *own, "--predictor", str(tmp_path / "p.pt"))
+    assert r.returncode == 0, r.stderr
+    classes = json.loads((tmp_path / "w.json").read_text())["classes"]
+    assert all(s["label"] in classes for s in json.loads(r.stdout)["segments"])
 
 
 def test_missing_or_malformed_labels_are_clear(corpus, tmp_path):

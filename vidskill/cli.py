@@ -249,8 +249,10 @@ def _add_query(sub) -> None:
 def _segment(args: argparse.Namespace) -> int:
     from vidskill.boundaries import get_detector
     from vidskill.boundaries.scenelist import to_csv, to_json
-    from vidskill.boundaries.segment import segment_video
+    from vidskill.boundaries.segment import segment_encoder, segment_video
 
+    encoder = segment_encoder(args.encoder,
+                              **_key_values(args.encoder_setting, "--encoder-setting"))
     settings: dict = {}
     if args.detector == "sbd":
         settings = {"gap": args.gap, "min_len": args.min_len, "predictor": args.predictor,
@@ -260,7 +262,7 @@ def _segment(args: argparse.Namespace) -> int:
     elif args.length is not None:
         settings = {"length": args.length}
     detector = get_detector(args.detector, **settings)
-    seglist = segment_video(args.video, detector, encoder=args.encoder, fps=args.fps)
+    seglist = segment_video(args.video, detector, encoder=encoder, fps=args.fps)
     text = to_csv(seglist) if args.format == "csv" else to_json(seglist) + "\n"
     if args.out:
         Path(args.out).write_text(text)
@@ -277,8 +279,11 @@ def _add_segment(sub) -> None:
     p.add_argument("--format", default="json", choices=["json", "csv"])
     p.add_argument("--out", type=Path, help="write here instead of standard output")
     p.add_argument("--encoder", default="flow-hof", help="feature encoder (registry name)")
+    p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
+                   help="encoder option, e.g. weights=my-tcn.pt (repeatable)")
     p.add_argument("--fps", type=float, default=10.0, help="sampling rate for the encoder")
-    p.add_argument("--predictor", type=Path, help="sbd weights (default: the shipped demo one)")
+    p.add_argument("--predictor", type=Path,
+                   help="sbd weights (default: the one shipped for the encoder)")
     p.add_argument("--gap", type=float, help="sbd GAP in nats (default: automatic)")
     p.add_argument("--min-len", type=float, default=1.0, help="shortest segment, seconds")
     p.add_argument("--length", type=float, help="uniform segment length, seconds")
@@ -330,9 +335,11 @@ def _add_eval_segments(sub) -> None:
 def _train_predictor(args: argparse.Namespace) -> int:
     from vidskill.boundaries.actions import actions_file, actions_per_window, load_actions
     from vidskill.boundaries.predictor import TrainSettings, train_predictor
-    from vidskill.boundaries.segment import video_features
+    from vidskill.boundaries.segment import segment_encoder, video_features
     from vidskill.video import VIDEO_SUFFIXES, open_video
 
+    encoder = segment_encoder(args.encoder,
+                              **_key_values(args.encoder_setting, "--encoder-setting"))
     paths = []
     for src in args.inputs:
         paths += (sorted(p for p in src.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
@@ -341,7 +348,7 @@ def _train_predictor(args: argparse.Namespace) -> int:
         raise ValueError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) under {args.inputs}")
     corpus, actions = [], []
     for path in paths:
-        feats = video_features(path, args.encoder, args.fps)
+        feats = video_features(path, encoder, args.fps)
         corpus.append(feats)
         found = actions_file(path)
         if found is None:
@@ -365,6 +372,8 @@ def _add_train_predictor(sub) -> None:
     p.add_argument("inputs", nargs="+", type=Path, help="videos or folders of videos")
     p.add_argument("--out", type=Path, default=Path("models/predictor.pt"))
     p.add_argument("--encoder", default="flow-hof")
+    p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
+                   help="encoder option, e.g. weights=my-tcn.pt (repeatable)")
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--steps", type=int, default=400, help="optimiser steps")
     p.add_argument("--hidden", type=int, default=64, help="GRU width")
