@@ -123,6 +123,13 @@ def _key_values(pairs: list[str] | None, option: str) -> dict:
     return out
 
 
+def _segmenting_encoder(args: argparse.Namespace):
+    """`--encoder` with its `--encoder-setting`s over the segmenting defaults."""
+    from vidskill.boundaries.segment import segment_encoder
+
+    return segment_encoder(args.encoder, **_key_values(args.encoder_setting, "--encoder-setting"))
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from vidskill.pipeline import IngestSettings, ingest, make_executor
     from vidskill.store import ClipStore
@@ -249,10 +256,9 @@ def _add_query(sub) -> None:
 def _segment(args: argparse.Namespace) -> int:
     from vidskill.boundaries import get_detector
     from vidskill.boundaries.scenelist import to_csv, to_json
-    from vidskill.boundaries.segment import segment_encoder, segment_video
+    from vidskill.boundaries.segment import segment_video
 
-    encoder = segment_encoder(args.encoder,
-                              **_key_values(args.encoder_setting, "--encoder-setting"))
+    encoder = _segmenting_encoder(args)
     settings: dict = {}
     if args.detector == "sbd":
         settings = {"gap": args.gap, "min_len": args.min_len, "predictor": args.predictor,
@@ -335,11 +341,10 @@ def _add_eval_segments(sub) -> None:
 def _train_predictor(args: argparse.Namespace) -> int:
     from vidskill.boundaries.actions import actions_file, actions_per_window, load_actions
     from vidskill.boundaries.predictor import TrainSettings, train_predictor
-    from vidskill.boundaries.segment import segment_encoder, video_features
+    from vidskill.boundaries.segment import video_features
     from vidskill.video import VIDEO_SUFFIXES, open_video
 
-    encoder = segment_encoder(args.encoder,
-                              **_key_values(args.encoder_setting, "--encoder-setting"))
+    encoder = _segmenting_encoder(args)
     paths = []
     for src in args.inputs:
         paths += (sorted(p for p in src.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
