@@ -8,11 +8,12 @@ from vidskill.boundaries import available_detectors, get_detector
 from vidskill.boundaries.base import Boundaries
 from vidskill.boundaries.predictor import (
     PredictionErrors,
+    TrainedPredictor,
     TrainSettings,
     load_predictor,
     train_predictor,
 )
-from vidskill.boundaries.sbd import peak_steps
+from vidskill.boundaries.sbd import ErrorBursts
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, DimensionMismatchError, WeightsNotFoundError
 from vidskill.metrics import MatchCounts, match_boundaries
@@ -138,6 +139,11 @@ def test_the_next_window_is_the_one_starting_where_the_current_ends():
     nan = np.isnan(got)
     assert nan[:3].all() and not nan[3:11].any()
     assert nan[11:13].all() and not nan[13:].any()
+    # the one-pass errors equal the stream's with no reset, whatever the chunking
+    nll, miss = TrainedPredictor(model).unreset_errors(wide, chunk=5)
+    assert nll == pytest.approx(list(PredictionErrors(model, wide.data, chunk=4)), rel=1e-4,
+                                nan_ok=True)
+    assert np.isnan(miss[:3]).all() and (miss[3:] >= 0).all()
 
 
 def test_save_and_load_round_trip(trained, tmp_path):
@@ -200,11 +206,19 @@ def test_trimmed_drops_boundaries_that_leave_a_short_first_or_last_segment():
     assert b.trimmed(0.5).times.tolist() == [0.5, 3.0, 9.2]
 
 
-def test_sbd_dates_a_boundary_at_the_error_peak_after_the_step_that_declared_it():
-    errors = np.array([np.nan, 0, 0, 5, 9, 7, 0, 0, 8, 1])
-    assert peak_steps(errors, np.array([3, 8]), horizon=2).tolist() == [4, 8]
-    # the search stops before the next declared step
-    assert peak_steps(np.array([0, 1, 2, 9, 0.0]), np.array([1, 2]), 3).tolist() == [1, 3]
+def test_error_bursts_place_a_boundary_at_the_largest_miss_and_merge_declarations_inside():
+    times = np.arange(14) * 0.1
+    errors = np.array([np.nan, 0, 0, 9, 8, 3, 4, 6, 0, 0, 7, 2, 0, 0])
+    misses = np.array([np.nan, 0, 0, 1, 2, 3, 5, 4, 0, 0, 1, 3, 0, 0])
+    bursts = ErrorBursts(errors, misses, times, level=1.0, horizon=1, limit=1.0)
+    # the NLL peaks at the onset (step 3), the miss where the windows differ most (step 6);
+    # the declaration at step 6 lies inside the first burst and joins it; the error falls
+    # below the level at step 8, so the one at step 10 starts a second burst
+    steps, conf = bursts.merge(np.array([3, 6, 10]), np.array([0.6, 0.9, 0.7]))
+    assert steps.tolist() == [6, 11] and conf.tolist() == [0.9, 0.7]
+    # a burst lasts at most `limit` seconds past its first declaration
+    short = ErrorBursts(errors, misses, times, level=1.0, horizon=1, limit=0.15)
+    assert short.merge(np.array([3, 6]), np.array([0.6, 0.9]))[0].tolist() == [4, 6]
 
 
 def test_novelty_keeps_min_len_from_both_ends_of_the_video():

@@ -76,23 +76,25 @@ class FeaturePredictor(nn.Module):
         z: torch.Tensor,
         actions: torch.Tensor | None = None,
         state: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """NLL (nats) of z[:, h:] given z[:, :-h] (h = horizon) from `state`, shape (B, T-h),
-        and the state after consuming z[:, :-h]. z is standardised (B, T, D); actions (B, T)
-        int, -1 = none."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """NLL (nats) of z[:, h:] given z[:, :-h] (h = horizon) from `state`, shape (B, T-h);
+        each step's miss, the squared distance (standardised units) between the predicted
+        mean and the window that came, same shape; and the state after consuming z[:, :-h].
+        z is standardised (B, T, D); actions (B, T) int, -1 = none."""
         h = self.config.horizon
         prev_a = None if actions is None else actions[:, :-h]
         out, state = self.gru(self.inp(self._inputs(z[:, :-h], prev_a)), state)
         mu, logvar = self.head(out).chunk(2, dim=-1)
         logvar = logvar.clamp(*_LOGVAR_RANGE)
         target = z[:, h:]
-        nll = 0.5 * (_LOG2PI + logvar + (target - mu) ** 2 * torch.exp(-logvar)).sum(-1)
+        miss = (target - mu) ** 2
+        nll = 0.5 * (_LOG2PI + logvar + miss * torch.exp(-logvar)).sum(-1)
         if self.action_head is not None and actions is not None:
             nxt = actions[:, h:]
             logp = torch.log_softmax(self.action_head(out), dim=-1)
             act = -logp.gather(-1, nxt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             nll = nll + act * (nxt >= 0)
-        return nll, state
+        return nll, miss.sum(-1), state
 
 
 class PredictionErrors:
@@ -143,7 +145,7 @@ class PredictionErrors:
                     stop = min(n - h, max(consumed + self.chunk, j - h + 1))
                     with torch.inference_mode():
                         acts = None if self._a is None else self._a[:, consumed:stop + h]
-                        errs, state = self.model.step_errors(
+                        errs, _, state = self.model.step_errors(
                             self._z[:, consumed:stop + h], acts, state)
                     errors = dict(zip(range(consumed + h, stop + h), errs[0].tolist(),
                                       strict=True))
@@ -187,6 +189,27 @@ class TrainedPredictor:
         """Per-window errors of `features`, resettable (see `PredictionErrors`)."""
         features.check_dim(self.model.config.dim)
         return PredictionErrors(self.model, features.data, actions)
+
+    def unreset_errors(
+        self, features: Features, actions: np.ndarray | None = None, chunk: int = 1024,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-window NLL and miss (see `FeaturePredictor.step_errors`) with the state never
+        reset, `chunk` windows at a time so memory stays flat; NaN for the first `horizon`."""
+        features.check_dim(self.model.config.dim)
+        model, h, n = self.model, self.model.config.horizon, len(features)
+        nll, miss = np.full(n, np.nan), np.full(n, np.nan)
+        device = model.mean.device
+        state = None
+        for lo in range(0, max(n - h, 0), chunk):
+            hi = min(lo + chunk, n - h) + h
+            with torch.inference_mode():
+                x = torch.as_tensor(np.asarray(features.data[lo:hi], dtype=np.float32),
+                                    device=device)
+                a = (None if actions is None else torch.as_tensor(
+                    np.asarray(actions[lo:hi], dtype=np.int64), device=device)[None])
+                e, m, state = model.step_errors(model.normalise(x)[None], a, state)
+            nll[lo + h:hi], miss[lo + h:hi] = e[0].cpu().numpy(), m[0].cpu().numpy()
+        return nll, miss
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write `<path>` (state_dict) and `<path>.json` (card) atomically; return the path."""

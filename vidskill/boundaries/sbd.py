@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,8 +107,8 @@ class PredictionErrorDetector:
         if self._predictor is None and self._predictor_path is None:
             self._predictor = train_predictor(videos, actions, self.train)
         errors = np.concatenate([np.zeros(0)] + [
-            np.fromiter(self.predictor_for(f.encoder).errors(
-                f, None if actions is None else actions[i]), np.float64)
+            self.predictor_for(f.encoder).unreset_errors(
+                f, None if actions is None else actions[i])[0]
             for i, f in enumerate(videos)
         ])
         errors = errors[np.isfinite(errors)]
@@ -138,32 +139,67 @@ class PredictionErrorDetector:
             return Boundaries(np.zeros(0), np.zeros(0), np.zeros(len(features)),
                               features.times.astype(np.float64), start, end)
         predictor = self.predictor_for(features.encoder)
-        stream = predictor.errors(features, actions)
-        raw = np.fromiter(stream, np.float64)   # unreset: for calibration and placement
+        raw, miss = predictor.unreset_errors(features, actions)  # calibration and placement
         gap = self.gap_for(raw)
         # Window i's error compares it with window i-h (h = horizon), the one that ends where
-        # window i starts, so step i is dated at that junction. The rule declares a boundary
-        # at the first step that sees a change; the change lies at the junction when the
-        # error peaks, within the next h steps.
+        # window i starts, so step i is dated at that junction.
         h = predictor.model.config.horizon
         junction = np.concatenate([features.times[:h], features.ends[:-h]]).astype(np.float64)
+        stream = predictor.errors(features, actions)
         result = sbd_rule(stream, junction, gap, self.min_len, self.max_len, self.events,
                           reset=stream.reset)
-        event = np.array(result.causes) == "event"
-        steps = np.where(event, result.indices, peak_steps(raw, result.indices, h))
-        found = Boundaries(junction[steps], result.scores, result.errors,
+        event = np.array(result.causes, dtype=object) == "event"
+        finite = raw[np.isfinite(raw)]
+        bursts = ErrorBursts(raw, miss, junction, level=float(np.median(finite)) + gap,
+                             horizon=h, limit=2 * self.min_len)
+        steps, scores = bursts.merge(result.indices[~event], result.scores[~event])
+        steps = np.concatenate([steps, result.indices[event]])
+        scores = np.concatenate([scores, result.scores[event]])
+        keep = np.arange(len(steps)) >= len(steps) - int(event.sum())  # events: as declared
+        order = np.argsort(steps, kind="stable")
+        found = Boundaries(junction[steps[order]], scores[order], result.errors,
                            features.times.astype(np.float64), start, end)
-        return found.trimmed(self.min_len, keep=event)
+        return found.trimmed(self.min_len, keep=keep[order])
 
 
-def peak_steps(errors: np.ndarray, declared: np.ndarray, horizon: int) -> np.ndarray:
-    """For each declared step i, the step of largest error in [i, i + horizon], stopping
-    before the next declared step: where the change sits between the compared windows."""
-    e = np.where(np.isfinite(errors), errors, -np.inf)
-    out = []
-    for k, i in enumerate(declared):
-        stop = min(int(i) + horizon + 1, len(e))
-        if k + 1 < len(declared):
-            stop = min(stop, int(declared[k + 1]))
-        out.append(int(i) + int(np.argmax(e[i:stop])))
-    return np.array(out, dtype=np.int64)
+@dataclass(frozen=True)
+class ErrorBursts:
+    """One boundary per burst of prediction error, placed where the prediction missed most.
+
+    A change shows as a burst: a run of steps whose unreset error stays above `level` (the
+    video's median error + GAP). The causal rule declares at the burst's onset, and again
+    inside it once `min_len` has passed, so each declaration's burst (the declared step, the
+    `horizon` steps after it, and on while the error stays above `level`, at most `limit`
+    seconds) absorbs the declarations inside it. The boundary goes to the step whose
+    predicted mean misses the window that came by most: the NLL peaks at the first sign of
+    a change, where the predictor is still most sure of itself, the miss where the two
+    compared windows differ most.
+    """
+
+    errors: np.ndarray
+    misses: np.ndarray
+    times: np.ndarray
+    level: float
+    horizon: int
+    limit: float
+
+    def merge(self, declared: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(step, confidence) per burst; the confidence is the largest merged one."""
+        e = np.where(np.isfinite(self.errors), self.errors, -np.inf)
+        m = np.where(np.isfinite(self.misses), self.misses, -np.inf)
+        steps, conf = [], []
+        k = 0
+        while k < len(declared):
+            first = int(declared[k])
+            stop, best, j = first + self.horizon + 1, float(scores[k]), first
+            while j < len(e) and (j < stop or (
+                    e[j] > self.level and self.times[j] - self.times[first] <= self.limit)):
+                j += 1
+                while k + 1 < len(declared) and declared[k + 1] < j:
+                    k += 1
+                    best = max(best, float(scores[k]))
+                    stop = max(stop, int(declared[k]) + self.horizon + 1)
+            steps.append(first + int(np.argmax(m[first:j])))
+            conf.append(best)
+            k += 1
+        return np.array(steps, dtype=np.int64), np.array(conf, dtype=np.float64)
