@@ -37,7 +37,8 @@ def shipped_predictor(encoder: str) -> Path:
 
 
 class PredictionErrorDetector:
-    """Skill Boundary Detection: the published rule over a learned predictor's errors.
+    """Skill Boundary Detection: the published rule over a learned predictor's errors; the
+    rule decides where there is a change, `ErrorBursts` dates it (one boundary per burst).
 
     gap: nats of error above the running segment mean that flag a boundary; None = automatic,
         `k` robust standard deviations (1.4826 * MAD) of the error, measured on this video
