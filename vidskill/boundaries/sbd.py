@@ -151,8 +151,8 @@ class PredictionErrorDetector:
                           reset=stream.reset)
         event = np.array(result.causes, dtype=object) == "event"
         finite = raw[np.isfinite(raw)]
-        bursts = ErrorBursts(raw, miss, junction, level=float(np.median(finite)) + gap,
-                             horizon=h, limit=2 * self.min_len)
+        level = float(np.median(finite)) + gap if len(finite) else np.inf
+        bursts = ErrorBursts(raw, miss, junction, level, horizon=h, limit=2 * self.min_len)
         steps, scores = bursts.merge(result.indices[~event], result.scores[~event])
         steps = np.concatenate([steps, result.indices[event]])
         scores = np.concatenate([scores, result.scores[event]])
