@@ -13,6 +13,7 @@ from vidskill.boundaries.predictor import (
     load_predictor,
     train_predictor,
 )
+from vidskill.boundaries.rule import sbd_rule
 from vidskill.boundaries.sbd import ErrorBursts
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, DimensionMismatchError, WeightsNotFoundError
@@ -97,6 +98,19 @@ def test_fit_trains_a_predictor_and_corpus_calibration_uses_it():
     assert det.corpus_spread_ > 0
     assert det.gap_for(np.zeros(3)) == pytest.approx(3.5 * det.corpus_spread_)
     assert get_detector("sbd", gap=7.0).gap_for(np.zeros(3)) == 7.0
+
+
+def test_automatic_gap_does_not_collapse_when_the_errors_are_nearly_constant():
+    """Saturated features give the same error step after step: the MAD is zero, and a GAP of
+    k * MAD would cut at the predictor's warm-up wobble (-3.0 -> -2.7 nats)."""
+    errors = np.r_[np.nan, -1.4, -3.0, -2.7, np.full(60, -2.6), 9.0, np.full(60, -2.6)]
+    det = get_detector("sbd")
+    assert det.gap_for(errors) == pytest.approx(np.log(10))
+    times = np.arange(len(errors)) * 0.1
+    found = sbd_rule(errors, times, det.gap_for(errors), min_len=1.0)
+    assert found.indices.tolist() == [64]
+    collapsed = get_detector("sbd", min_gap=0.0).gap_for(errors)
+    assert sbd_rule(errors, times, collapsed, min_len=1.0).indices.tolist() == [11, 64]
 
 
 def test_too_short_features_give_one_segment(trained):

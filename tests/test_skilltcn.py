@@ -57,7 +57,7 @@ def test_skill_features_put_boundaries_where_the_skill_changes(corpus, shipped,
     novelty = evaluate_segmentation(runs["novelty"], tolerance=0.5)
     sbd = evaluate_segmentation(runs["sbd"], tolerance=0.5)
     assert novelty.boundary_abs.f1 >= 0.8, novelty.as_dict()
-    assert sbd.boundary_abs.f1 >= 0.8, sbd.as_dict()
+    assert sbd.boundary_abs.f1 >= max(0.8, novelty.boundary_abs.f1), sbd.as_dict()
     assert detectors["sbd"].predictor_for("skill-tcn").card["encoder"] == "skill-tcn"
 
 

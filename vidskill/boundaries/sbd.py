@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ class PredictionErrorDetector:
         on the corpus given to `fit` (`calibration="corpus"`). k = 3.5 is the usual
         modified-z-score outlier cut (Iglewicz & Hoaglin); it assumes that boundaries are a
         small fraction of windows, so the MAD measures the error's noise, not its jumps.
+    min_gap: floor of the automatic GAP in nats, ln 10 by default: a boundary needs a window
+        at least ten times less likely than its segment's mean ("strong" evidence on
+        Jeffreys' scale). It matters where the errors are nearly constant (saturated
+        features), so their MAD collapses and any wobble would pass a k * MAD GAP.
     min_len, max_len: segment length bounds in seconds. min_len = 1 s assumes that no skill
         of interest is shorter than a second; max_len = 600 s forces a cut every ten minutes
         of uninterrupted activity (the paper's 12,800 steps are ~10 min at 20 steps/s).
@@ -60,6 +65,7 @@ class PredictionErrorDetector:
         self,
         gap: float | None = None,
         k: float = 3.5,
+        min_gap: float = math.log(10),
         min_len: float = 1.0,
         max_len: float | None = 600.0,
         events: Sequence[float] = (),
@@ -74,6 +80,7 @@ class PredictionErrorDetector:
             raise ValueError(f"gap must be positive or None (automatic), got {gap}")
         self.gap = gap
         self.k = float(k)
+        self.min_gap = float(min_gap)
         self.min_len = float(min_len)
         self.max_len = max_len
         self.events = tuple(events)
@@ -130,7 +137,7 @@ class PredictionErrorDetector:
                                  "with an error spread; or use calibration='video'")
         else:
             spread = robust_spread(errors[np.isfinite(errors)])
-        return max(self.k * float(spread), 1e-6)
+        return max(self.k * float(spread), self.min_gap, 1e-6)
 
     def detect(self, features: Features, actions: np.ndarray | None = None) -> Boundaries:
         """Boundaries of one video; `signal` is the per-window error the rule saw."""
