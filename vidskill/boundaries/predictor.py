@@ -310,12 +310,12 @@ def train_predictor(
         sched.step()
         curve.append(float(loss.detach()))
     model.eval()
+    trained = TrainedPredictor(model)
     errors = np.concatenate([
-        np.fromiter(PredictionErrors(model, f.data, None if acts is None else acts[i]),
-                    np.float64)[horizon:]
+        trained.unreset_errors(f, None if acts is None else acts[i])[0][horizon:]
         for i, f in enumerate(videos)
     ])
-    card = {
+    trained.card = {
         "kind": "vidskill SBD predictor",
         "config": asdict(model.config),
         "settings": {k: v for k, v in asdict(s).items() if k != "device"},
@@ -332,7 +332,7 @@ def train_predictor(
         "errors": {"median": float(np.median(errors)), "spread": robust_spread(errors)},
     }
     log.info("trained predictor on %d videos; final loss %.3f", len(videos), curve[-1])
-    return TrainedPredictor(model, card)
+    return trained
 
 
 def next_window_steps(videos: Sequence[Features]) -> int:
