@@ -13,8 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from vidskill.boundaries.base import Boundaries
-from vidskill.boundaries.peaks import pick_peaks, smooth
-from vidskill.boundaries.predictor import robust_spread
+from vidskill.boundaries.peaks import pick_peaks, robust_spread, smooth
 from vidskill.encoders.base import Features
 
 

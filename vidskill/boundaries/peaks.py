@@ -5,6 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def robust_spread(values: np.ndarray) -> float:
+    """1.4826 * median absolute deviation: the standard deviation for Gaussian data,
+    unmoved by the few large errors at boundaries."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
 def smooth(signal: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing with `sigma` samples (edges padded with the edge value)."""
     if sigma <= 0 or len(signal) < 2:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidskill.boundaries.peaks import robust_spread
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.weights import card_paths
@@ -154,15 +155,6 @@ class PredictionErrors:
             if self._restart is not None:
                 start = consumed = self._restart
                 state, errors, self._restart = None, {}, None
-
-
-def robust_spread(values: np.ndarray) -> float:
-    """1.4826 * median absolute deviation: the standard deviation for Gaussian data,
-    unmoved by the few large errors at boundaries."""
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) == 0:
-        return 0.0
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
 @dataclass

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from vidskill.boundaries.base import Boundaries
+from vidskill.boundaries.peaks import robust_spread
 from vidskill.boundaries.predictor import (
     TrainedPredictor,
     TrainSettings,
     load_predictor,
-    robust_spread,
     train_predictor,
 )
 from vidskill.boundaries.rule import sbd_rule
