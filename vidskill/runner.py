@@ -50,7 +50,7 @@ INGEST: dict[str, Any] = {
         "size": Key(int, 160),
         "pooling": Key(str, "mean", ("mean", "mean+max")),
         "segment": Key(bool, True),
-        "chunk_seconds": Key(float, 30.0),
+        "chunk_seconds": Key(float, 10.0),
     },
     "detector": {"name": Key(str, "novelty"), "settings": Key(ANY_TABLE, {})},
     "index": {"factory": Key(str, "auto")},

@@ -43,7 +43,7 @@ def encode_video_multi(
     *,
     fps: float = 10.0,
     size: int | tuple[int, int] | None = 160,
-    chunk_seconds: float = 30.0,
+    chunk_seconds: float = 10.0,
     cache: FeatureCache | str | os.PathLike | None = None,
 ) -> list[Features]:
     """Features of a whole video for each encoder, in order; see `encode_video`."""
@@ -75,7 +75,7 @@ def encode_video(
     *,
     fps: float = 10.0,
     size: int | tuple[int, int] | None = 160,
-    chunk_seconds: float = 30.0,
+    chunk_seconds: float = 10.0,
     cache: FeatureCache | str | os.PathLike | None = None,
 ) -> Features:
     """Per-window features of a whole video, streamed in chunks of `chunk_seconds`.
