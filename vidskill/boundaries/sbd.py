@@ -78,6 +78,8 @@ class PredictionErrorDetector:
             raise ValueError(f"calibration must be 'video' or 'corpus', got {calibration!r}")
         if gap is not None and not gap > 0:
             raise ValueError(f"gap must be positive or None (automatic), got {gap}")
+        if not min_gap >= 0:
+            raise ValueError(f"min_gap must be >= 0 nats, got {min_gap}")
         self.gap = gap
         self.k = float(k)
         self.min_gap = float(min_gap)
