@@ -8,7 +8,6 @@ from vidskill.boundaries import available_detectors, get_detector
 from vidskill.boundaries.base import Boundaries
 from vidskill.boundaries.predictor import (
     PredictionErrors,
-    TrainedPredictor,
     TrainSettings,
     load_predictor,
     train_predictor,
@@ -154,7 +153,7 @@ def test_the_next_window_is_the_one_starting_where_the_current_ends():
     assert nan[:3].all() and not nan[3:11].any()
     assert nan[11:13].all() and not nan[13:].any()
     # the one-pass errors equal the stream's with no reset, whatever the chunking
-    nll, miss = TrainedPredictor(model).unreset_errors(wide, chunk=5)
+    nll, miss = PredictionErrors(model, wide.data).unreset(chunk=5)
     assert nll == pytest.approx(list(PredictionErrors(model, wide.data, chunk=4)), rel=1e-4,
                                 nan_ok=True)
     assert np.isnan(miss[:3]).all() and (miss[3:] >= 0).all()

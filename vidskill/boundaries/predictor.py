@@ -132,6 +132,20 @@ class PredictionErrors:
         """Forget the state: the next error is predicted from window i alone."""
         self._restart = int(i)
 
+    def unreset(self, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Per-window NLL and miss (see `FeaturePredictor.step_errors`) with the state never
+        reset, in one pass of `chunk` windows at a time; NaN for the first `horizon`."""
+        n, h = len(self), self.model.config.horizon
+        nll, miss = np.full(n, np.nan), np.full(n, np.nan)
+        state = None
+        for lo in range(0, max(n - h, 0), chunk):
+            hi = min(lo + chunk, n - h) + h
+            with torch.inference_mode():
+                acts = None if self._a is None else self._a[:, lo:hi]
+                e, m, state = self.model.step_errors(self._z[:, lo:hi], acts, state)
+            nll[lo + h:hi], miss[lo + h:hi] = e[0].cpu().numpy(), m[0].cpu().numpy()
+        return nll, miss
+
     def __iter__(self) -> Iterator[float]:
         n, h = len(self), self.model.config.horizon
         self._restart = None
@@ -181,27 +195,6 @@ class TrainedPredictor:
         """Per-window errors of `features`, resettable (see `PredictionErrors`)."""
         features.check_dim(self.model.config.dim)
         return PredictionErrors(self.model, features.data, actions)
-
-    def unreset_errors(
-        self, features: Features, actions: np.ndarray | None = None, chunk: int = 1024,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-window NLL and miss (see `FeaturePredictor.step_errors`) with the state never
-        reset, `chunk` windows at a time so memory stays flat; NaN for the first `horizon`."""
-        features.check_dim(self.model.config.dim)
-        model, h, n = self.model, self.model.config.horizon, len(features)
-        nll, miss = np.full(n, np.nan), np.full(n, np.nan)
-        device = model.mean.device
-        state = None
-        for lo in range(0, max(n - h, 0), chunk):
-            hi = min(lo + chunk, n - h) + h
-            with torch.inference_mode():
-                x = torch.as_tensor(np.asarray(features.data[lo:hi], dtype=np.float32),
-                                    device=device)
-                a = (None if actions is None else torch.as_tensor(
-                    np.asarray(actions[lo:hi], dtype=np.int64), device=device)[None])
-                e, m, state = model.step_errors(model.normalise(x)[None], a, state)
-            nll[lo + h:hi], miss[lo + h:hi] = e[0].cpu().numpy(), m[0].cpu().numpy()
-        return nll, miss
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write `<path>` (state_dict) and `<path>.json` (card) atomically; return the path."""
@@ -302,12 +295,11 @@ def train_predictor(
         sched.step()
         curve.append(float(loss.detach()))
     model.eval()
-    trained = TrainedPredictor(model)
     errors = np.concatenate([
-        trained.unreset_errors(f, None if acts is None else acts[i])[0][horizon:]
+        PredictionErrors(model, f.data, None if acts is None else acts[i]).unreset()[0][horizon:]
         for i, f in enumerate(videos)
     ])
-    trained.card = {
+    card = {
         "kind": "vidskill SBD predictor",
         "config": asdict(model.config),
         "settings": {k: v for k, v in asdict(s).items() if k != "device"},
@@ -324,7 +316,7 @@ def train_predictor(
         "errors": {"median": float(np.median(errors)), "spread": robust_spread(errors)},
     }
     log.info("trained predictor on %d videos; final loss %.3f", len(videos), curve[-1])
-    return trained
+    return TrainedPredictor(model, card)
 
 
 def next_window_steps(videos: Sequence[Features]) -> int:

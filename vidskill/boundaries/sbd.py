@@ -117,8 +117,8 @@ class PredictionErrorDetector:
         if self._predictor is None and self._predictor_path is None:
             self._predictor = train_predictor(videos, actions, self.train)
         errors = np.concatenate([np.zeros(0)] + [
-            self.predictor_for(f.encoder).unreset_errors(
-                f, None if actions is None else actions[i])[0]
+            self.predictor_for(f.encoder).errors(
+                f, None if actions is None else actions[i]).unreset()[0]
             for i, f in enumerate(videos)
         ])
         errors = errors[np.isfinite(errors)]
@@ -149,13 +149,13 @@ class PredictionErrorDetector:
             return Boundaries(np.zeros(0), np.zeros(0), np.zeros(len(features)),
                               features.times.astype(np.float64), start, end)
         predictor = self.predictor_for(features.encoder)
-        raw, miss = predictor.unreset_errors(features, actions)  # calibration and placement
+        stream = predictor.errors(features, actions)
+        raw, miss = stream.unreset()  # for calibration and placement
         gap = self.gap_for(raw)
         # Window i's error compares it with window i-h (h = horizon), the one that ends where
         # window i starts, so step i is dated at that junction.
         h = predictor.model.config.horizon
         junction = np.concatenate([features.times[:h], features.ends[:-h]]).astype(np.float64)
-        stream = predictor.errors(features, actions)
         result = sbd_rule(stream, junction, gap, self.min_len, self.max_len, self.events,
                           reset=stream.reset)
         event = np.array(result.causes, dtype=object) == "event"
@@ -163,9 +163,9 @@ class PredictionErrorDetector:
         level = float(np.median(finite)) + gap if len(finite) else np.inf
         bursts = ErrorBursts(raw, miss, junction, level, horizon=h, limit=2 * self.min_len)
         steps, scores = bursts.merge(result.indices[~event], result.scores[~event])
-        steps = np.concatenate([steps, result.indices[event]])
-        scores = np.concatenate([scores, result.scores[event]])
-        keep = np.arange(len(steps)) >= len(steps) - int(event.sum())  # events: as declared
+        keep = np.r_[np.zeros(len(steps), bool), np.ones(int(event.sum()), bool)]  # events
+        steps = np.r_[steps, result.indices[event]]
+        scores = np.r_[scores, result.scores[event]]
         order = np.argsort(steps, kind="stable")
         found = Boundaries(junction[steps[order]], scores[order], result.errors,
                            features.times.astype(np.float64), start, end)
