@@ -101,9 +101,12 @@ class FeaturePredictor(nn.Module):
 class PredictionErrors:
     """Lazy per-window errors of one video with `reset(i)`: restart the GRU from window i.
 
-    Iterating yields one error per window; NaN for the first `horizon` windows of a segment,
-    which nothing in the segment predicts. The GRU runs over chunks of windows for speed; a
-    reset drops what was computed past the reset point.
+    Iterating yields one error per window; NaN for the first 2 `horizon` windows of a
+    segment: nothing in the segment predicts the first h, and the next h are predicted by a
+    GRU that has read less than one window's span of the segment, whose errors are warm-up,
+    not surprise (a fresh GRU can miss by hundreds of nats and would poison the segment's
+    mean). The GRU runs over chunks of windows for speed; a reset drops what was computed
+    past the reset point.
     """
 
     def __init__(
@@ -134,7 +137,8 @@ class PredictionErrors:
 
     def unreset(self, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Per-window NLL and miss (see `FeaturePredictor.step_errors`) with the state never
-        reset, in one pass of `chunk` windows at a time; NaN for the first `horizon`."""
+        reset, in one pass of `chunk` windows at a time; NaN for the first 2 `horizon`
+        (nothing predicts, then warm-up, as when iterating)."""
         n, h = len(self), self.model.config.horizon
         nll, miss = np.full(n, np.nan), np.full(n, np.nan)
         state = None
@@ -144,7 +148,28 @@ class PredictionErrors:
                 acts = None if self._a is None else self._a[:, lo:hi]
                 e, m, state = self.model.step_errors(self._z[:, lo:hi], acts, state)
             nll[lo + h:hi], miss[lo + h:hi] = e[0].cpu().numpy(), m[0].cpu().numpy()
+        nll[:2 * h], miss[:2 * h] = np.nan, np.nan
         return nll, miss
+
+    def standardised(self) -> np.ndarray:
+        """The windows' features as the predictor sees them (N, D), in training-set units."""
+        return self._z[0].cpu().numpy()
+
+    def miss_across(self, before: int, start: int, stop: int) -> float:
+        """Mean miss of windows stop .. stop+h-1 (h = horizon) predicted by the GRU that has
+        read windows before .. start-1 and skips start .. stop-1: how far the features after
+        a burst lie from what the segment before it predicts. Needs start - before >= h and
+        stop + h <= len(self)."""
+        h = self.model.config.horizon
+        if start - before < h or stop + h > len(self):
+            raise ValueError(f"need {h} windows before {start} (from {before}) and {h} from "
+                             f"{stop} (of {len(self)})")
+        z = torch.cat([self._z[:, before:start], self._z[:, stop:stop + h]], dim=1)
+        acts = None if self._a is None else torch.cat(
+            [self._a[:, before:start], self._a[:, stop:stop + h]], dim=1)
+        with torch.inference_mode():
+            _, miss, _ = self.model.step_errors(z, acts)
+        return float(miss[0, -h:].mean())
 
     def __iter__(self) -> Iterator[float]:
         n, h = len(self), self.model.config.horizon
@@ -153,7 +178,7 @@ class PredictionErrors:
         state = None
         errors: dict[int, float] = {}
         for j in range(n):
-            if j - h < start:
+            if j < start + 2 * h:
                 yield math.nan
             else:
                 if j not in errors:
@@ -296,9 +321,10 @@ def train_predictor(
         curve.append(float(loss.detach()))
     model.eval()
     errors = np.concatenate([
-        PredictionErrors(model, f.data, None if acts is None else acts[i]).unreset()[0][horizon:]
+        PredictionErrors(model, f.data, None if acts is None else acts[i]).unreset()[0]
         for i, f in enumerate(videos)
     ])
+    errors = errors[np.isfinite(errors)]
     card = {
         "kind": "vidskill SBD predictor",
         "config": asdict(model.config),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vidskill.boundaries.base import Boundaries
+from vidskill.boundaries.bursts import Change, ChangeTest, ErrorBursts, keep_apart
 from vidskill.boundaries.peaks import robust_spread
 from vidskill.boundaries.predictor import (
     TrainedPredictor,
@@ -38,8 +38,9 @@ def shipped_predictor(encoder: str) -> Path:
 
 
 class PredictionErrorDetector:
-    """Skill Boundary Detection: the published rule over a learned predictor's errors; the
-    rule decides where there is a change, `ErrorBursts` dates it (one boundary per burst).
+    """Skill Boundary Detection: the published rule over a learned predictor's errors
+    proposes boundaries; each burst of error is one candidate, kept when the features
+    after it have moved away from what the segment before predicts (see `bursts`).
 
     gap: nats of error above the running segment mean that flag a boundary; None = automatic,
         `k` robust standard deviations (1.4826 * MAD) of the error, measured on this video
@@ -51,6 +52,12 @@ class PredictionErrorDetector:
         at least ten times less likely than its segment's mean ("strong" evidence on
         Jeffreys' scale). It matters where the errors are nearly constant (saturated
         features), so their MAD collapses and any wobble would pass a k * MAD GAP.
+    min_shift: how far the features must move across a burst for it to be a boundary, as a
+        fraction of the mean squared distance between two independent windows (2 D in the
+        predictor's standardised units). 0.15 assumes that a skill change moves the features
+        at least that far and a transient one (a flicker of the encoder, a brief occlusion)
+        comes back; on the demo's skill-tcn features changes move 0.3-1.2, flickers below 0.1
+        (README: Skill boundaries). 0 keeps every burst.
     min_len, max_len: segment length bounds in seconds. min_len = 1 s assumes that no skill
         of interest is shorter than a second; max_len = 600 s forces a cut every ten minutes
         of uninterrupted activity (the paper's 12,800 steps are ~10 min at 20 steps/s).
@@ -66,6 +73,7 @@ class PredictionErrorDetector:
         gap: float | None = None,
         k: float = 3.5,
         min_gap: float = math.log(10),
+        min_shift: float = 0.15,
         min_len: float = 1.0,
         max_len: float | None = 600.0,
         events: Sequence[float] = (),
@@ -80,9 +88,12 @@ class PredictionErrorDetector:
             raise ValueError(f"gap must be positive or None (automatic), got {gap}")
         if not min_gap >= 0:
             raise ValueError(f"min_gap must be >= 0 nats, got {min_gap}")
+        if not min_shift >= 0:
+            raise ValueError(f"min_shift must be >= 0, got {min_shift}")
         self.gap = gap
         self.k = float(k)
         self.min_gap = float(min_gap)
+        self.min_shift = float(min_shift)
         self.min_len = float(min_len)
         self.max_len = max_len
         self.events = tuple(events)
@@ -161,55 +172,20 @@ class PredictionErrorDetector:
         event = np.array(result.causes, dtype=object) == "event"
         finite = raw[np.isfinite(raw)]
         level = float(np.median(finite)) + gap if len(finite) else np.inf
-        bursts = ErrorBursts(raw, miss, junction, level, horizon=h, limit=2 * self.min_len)
-        steps, scores = bursts.merge(result.indices[~event], result.scores[~event])
-        keep = np.r_[np.zeros(len(steps), bool), np.ones(int(event.sum()), bool)]  # events
-        steps = np.r_[steps, result.indices[event]]
-        scores = np.r_[scores, result.scores[event]]
-        order = np.argsort(steps, kind="stable")
-        found = Boundaries(junction[steps[order]], scores[order], result.errors,
+        bursts = ErrorBursts(raw, junction, level, horizon=h, limit=2 * self.min_len)
+        test = ChangeTest(stream, miss, features.times.astype(np.float64), junction,
+                          context=int(predictor.card.get("settings", {}).get("seq_len", 32)),
+                          settle=self.min_len)
+        changes: list[Change] = []
+        for burst in bursts.merge(result.indices[~event], result.scores[~event]):
+            change = test(burst, since=changes[-1].at if changes else 0)
+            if change.shift > self.min_shift:
+                changes.append(change)
+        changes = keep_apart(changes, self.min_len)
+        times = np.r_[[c.time for c in changes], result.times[event]]
+        scores = np.r_[[c.confidence for c in changes], result.scores[event]]
+        keep = np.r_[np.zeros(len(changes), bool), np.ones(int(event.sum()), bool)]  # events
+        order = np.argsort(times, kind="stable")
+        found = Boundaries(times[order], scores[order], result.errors,
                            features.times.astype(np.float64), start, end)
         return found.trimmed(self.min_len, keep=keep[order])
-
-
-@dataclass(frozen=True)
-class ErrorBursts:
-    """One boundary per burst of prediction error, placed where the prediction missed most.
-
-    A change shows as a burst: a run of steps whose unreset error stays above `level` (the
-    video's median error + GAP). The causal rule declares at the burst's onset, and again
-    inside it once `min_len` has passed, so each declaration's burst (the declared step, the
-    `horizon` steps after it, and on while the error stays above `level`, at most `limit`
-    seconds) absorbs the declarations inside it. The boundary goes to the step whose
-    predicted mean misses the window that came by most: the NLL peaks at the first sign of
-    a change, where the predictor is still most sure of itself, the miss where the two
-    compared windows differ most.
-    """
-
-    errors: np.ndarray
-    misses: np.ndarray
-    times: np.ndarray
-    level: float
-    horizon: int
-    limit: float
-
-    def merge(self, declared: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(step, confidence) per burst; the confidence is the largest merged one."""
-        e = np.where(np.isfinite(self.errors), self.errors, -np.inf)
-        m = np.where(np.isfinite(self.misses), self.misses, -np.inf)
-        steps, conf = [], []
-        k = 0
-        while k < len(declared):
-            first = int(declared[k])
-            stop, best, j = first + self.horizon + 1, float(scores[k]), first
-            while j < len(e) and (j < stop or (
-                    e[j] > self.level and self.times[j] - self.times[first] <= self.limit)):
-                j += 1
-                while k + 1 < len(declared) and declared[k + 1] < j:
-                    k += 1
-                    best = max(best, float(scores[k]))
-                    stop = max(stop, int(declared[k]) + self.horizon + 1)
-            steps.append(first + int(np.argmax(m[first:j])))
-            conf.append(best)
-            k += 1
-        return np.array(steps, dtype=np.int64), np.array(conf, dtype=np.float64)
