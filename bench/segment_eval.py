@@ -37,8 +37,8 @@ def truth_segments(v) -> list[Segment]:
 
 
 def segment_table(root: Path, seeds: list[int], encoder=SEGMENT_ENCODER,
-                  tolerance: float = 0.5, steps: int = 400, shipped: bool = False
-                  ) -> dict[str, SegmentationReport]:
+                  tolerance: float = 0.5, steps: int = 400, shipped: bool = False,
+                  gap: float | None = None) -> dict[str, SegmentationReport]:
     """Metrics per detector, pooled over the test splits of the corpora with these seeds."""
     runs: dict[str, list] = {"sbd": [], "novelty": [], "uniform": []}
     for seed in seeds:
@@ -47,9 +47,9 @@ def segment_table(root: Path, seeds: list[int], encoder=SEGMENT_ENCODER,
         train = split_features(corpus, "train", encoder, cache)
         test = split_features(corpus, "test", encoder, cache)
         mean_len = float(np.mean([s.end - s.start for v, _ in train for s in v.segments]))
-        sbd = (get_detector("sbd") if shipped else get_detector(
-            "sbd", predictor=train_predictor([f for _, f in train],
-                                             settings=TrainSettings(steps=steps, seed=seed))))
+        predictor = None if shipped else train_predictor(
+            [f for _, f in train], settings=TrainSettings(steps=steps, seed=seed))
+        sbd = get_detector("sbd", gap=gap, predictor=predictor)
         detectors = {"sbd": sbd, "novelty": get_detector("novelty"),
                      "uniform": get_detector("uniform", length=mean_len)}
         for name, det in detectors.items():
@@ -79,13 +79,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--shipped", action="store_true",
                     help="use the predictor shipped for the encoder instead of training one")
+    ap.add_argument("--gap", type=float, help="fixed SBD GAP in nats; default: calibrated")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     window = {} if args.window is None else {"window": args.window}
     encoder = segment_encoder(args.encoder, stride=args.stride, **window)
     reports = segment_table(args.corpus, args.seeds, encoder, args.tolerance, args.steps,
-                            args.shipped)
+                            args.shipped, args.gap)
     n = next(iter(reports.values()))
     print(f"seeds {args.seeds}, {n.videos} test videos, "
           f"{n.boundary_abs.tp + n.boundary_abs.fn} true boundaries, "

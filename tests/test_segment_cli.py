@@ -52,6 +52,18 @@ def test_segment_json_with_the_shipped_predictor_then_eval(video, tmp_path, caps
     assert "boundary_F1@0.5s" in table and "F1@50" in table
 
 
+def test_min_shift_decides_which_error_bursts_are_boundaries(video, capsys):
+    def segments(*options):
+        assert main(["segment", str(video.path), "--gap", "3", *options]) == 0
+        return len(json.loads(capsys.readouterr().out)["segments"])
+
+    every_burst, default = segments("--min-shift", "0"), segments()
+    assert every_burst >= default > 1
+    assert segments("--min-shift", "1e9") == 1
+    assert main(["segment", str(video.path), "--min-shift", "-1"]) == 2
+    assert "min_shift must be >= 0" in capsys.readouterr().err
+
+
 def test_video_shorter_than_a_window_is_one_segment(tmp_path, capsys):
     short = write_long_video(tmp_path / "short.mp4", minutes=0.005)  # 3 frames at 10 fps
     for detector in ("sbd", "novelty", "uniform"):

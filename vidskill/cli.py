@@ -263,6 +263,8 @@ def _segment(args: argparse.Namespace) -> int:
     if args.detector == "sbd":
         settings = {"gap": args.gap, "min_len": args.min_len, "predictor": args.predictor,
                     "events": [float(t) for t in args.events.split(",")] if args.events else ()}
+        if args.min_shift is not None:
+            settings["min_shift"] = args.min_shift
     elif args.detector == "novelty":
         settings = {"min_len": args.min_len}
     elif args.length is not None:
@@ -291,6 +293,9 @@ def _add_segment(sub) -> None:
     p.add_argument("--predictor", type=Path,
                    help="sbd weights (default: the one shipped for the encoder)")
     p.add_argument("--gap", type=float, help="sbd GAP in nats (default: automatic)")
+    p.add_argument("--min-shift", type=float,
+                   help="sbd: how far features must move across a boundary, 0-1 of the "
+                        "distance between unrelated windows (default 0.15; 0 keeps every burst)")
     p.add_argument("--min-len", type=float, default=1.0, help="shortest segment, seconds")
     p.add_argument("--length", type=float, help="uniform segment length, seconds")
     p.add_argument("--events", help="comma-separated event times (s) that start a segment")

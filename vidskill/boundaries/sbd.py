@@ -56,8 +56,8 @@ class PredictionErrorDetector:
         fraction of the mean squared distance between two independent windows (2 D in the
         predictor's standardised units). 0.15 assumes that a skill change moves the features
         at least that far and a transient one (a flicker of the encoder, a brief occlusion)
-        comes back; on the demo's skill-tcn features changes move 0.3-1.2, flickers below 0.1
-        (README: Skill boundaries). 0 keeps every burst.
+        comes back; on the demo's skill-tcn features true changes moved 0.27 or more, about
+        half of the other candidates under 0.1 (README: Known limits). 0 keeps every burst.
     min_len, max_len: segment length bounds in seconds. min_len = 1 s assumes that no skill
         of interest is shorter than a second; max_len = 600 s forces a cut every ten minutes
         of uninterrupted activity (the paper's 12,800 steps are ~10 min at 20 steps/s).
