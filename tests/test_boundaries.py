@@ -7,6 +7,7 @@ import torch
 from vidskill.boundaries import available_detectors, get_detector
 from vidskill.boundaries.base import Boundaries
 from vidskill.boundaries.bursts import Burst, Change, ErrorBursts, keep_apart, split_point
+from vidskill.boundaries.peaks import robust_spread, step_noise
 from vidskill.boundaries.predictor import (
     PredictionErrors,
     TrainSettings,
@@ -110,6 +111,28 @@ def test_automatic_gap_does_not_collapse_when_the_errors_are_nearly_constant():
     assert found.indices.tolist() == [64]
     collapsed = get_detector("sbd", min_gap=0.0).gap_for(errors)
     assert sbd_rule(errors, times, collapsed, min_len=1.0).indices.tolist() == [11, 64]
+
+
+def test_automatic_gap_follows_the_noise_not_long_stretches_at_a_higher_level():
+    """An encoder unsure for half the video puts the error at ~10 nats there and ~-3 nats
+    elsewhere: the MAD of those levels (~10) times 3.5 would hide a 20-nat jump; the noise of
+    the window-to-window changes (1 nat here) does not."""
+    rng = np.random.default_rng(0)
+    levels = np.repeat([-3.0, 10.0, -3.0, 10.0], 40)
+    errors = levels + rng.standard_normal(len(levels))
+    errors[100] += 20.0
+    assert step_noise([errors]) == pytest.approx(1.0, rel=0.25)
+    gap = get_detector("sbd").gap_for(errors)
+    assert gap == pytest.approx(3.5 * step_noise([errors]))
+    assert 3.5 * robust_spread(errors) > 20 > gap
+    found = sbd_rule(errors, np.arange(len(errors)) * 0.1, gap, min_len=1.0)
+    assert 100 in found.indices.tolist()
+
+
+def test_step_noise_is_measured_within_each_video():
+    flat = [np.full(20, 1.0), np.full(20, 50.0)]  # a 49-nat step between videos is not noise
+    assert step_noise(flat) == 0.0
+    assert step_noise([np.r_[np.nan, 0.0, 1.0, 3.0, 6.0]]) == pytest.approx(1.4826 / np.sqrt(2))
 
 
 def test_too_short_features_give_one_segment(trained):

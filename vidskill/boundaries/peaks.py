@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 
@@ -12,6 +14,15 @@ def robust_spread(values: np.ndarray) -> float:
     if len(values) == 0:
         return 0.0
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def step_noise(signals: Iterable[np.ndarray]) -> float:
+    """Robust standard deviation of the noise in signals (one per video), measured on their
+    changes from one sample to the next (`robust_spread` of first differences / sqrt 2, the
+    usual noise estimate in change-point detection): a signal that sits at a higher level
+    for long stretches (an unsure encoder) does not inflate it. Non-finite samples skipped."""
+    steps = [np.diff(x[np.isfinite(x)]) for x in map(np.asarray, signals)]
+    return robust_spread(np.concatenate([np.zeros(0), *steps])) / float(np.sqrt(2))
 
 
 def smooth(signal: np.ndarray, sigma: float) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidskill.boundaries.peaks import robust_spread
+from vidskill.boundaries.peaks import step_noise
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.weights import card_paths
@@ -320,10 +320,9 @@ def train_predictor(
         sched.step()
         curve.append(float(loss.detach()))
     model.eval()
-    errors = np.concatenate([
-        PredictionErrors(model, f.data, None if acts is None else acts[i]).unreset()[0]
-        for i, f in enumerate(videos)
-    ])
+    per_video = [PredictionErrors(model, f.data, None if acts is None else acts[i]).unreset()[0]
+                 for i, f in enumerate(videos)]
+    errors = np.concatenate(per_video)
     errors = errors[np.isfinite(errors)]
     card = {
         "kind": "vidskill SBD predictor",
@@ -339,7 +338,7 @@ def train_predictor(
         },
         "loss_curve": [round(float(np.mean(curve[i:i + 20])), 4) for i in range(0, len(curve), 20)],
         "loss_unit": "nats per feature dimension, mean over the batch",
-        "errors": {"median": float(np.median(errors)), "spread": robust_spread(errors)},
+        "errors": {"median": float(np.median(errors)), "spread": step_noise(per_video)},
     }
     log.info("trained predictor on %d videos; final loss %.3f", len(videos), curve[-1])
     return TrainedPredictor(model, card)

@@ -11,7 +11,7 @@ import numpy as np
 
 from vidskill.boundaries.base import Boundaries
 from vidskill.boundaries.bursts import Change, ChangeTest, ErrorBursts, keep_apart
-from vidskill.boundaries.peaks import robust_spread
+from vidskill.boundaries.peaks import step_noise
 from vidskill.boundaries.predictor import (
     TrainedPredictor,
     TrainSettings,
@@ -43,21 +43,24 @@ class PredictionErrorDetector:
     after it have moved away from what the segment before predicts (see `bursts`).
 
     gap: nats of error above the running segment mean that flag a boundary; None = automatic,
-        `k` robust standard deviations (1.4826 * MAD) of the error, measured on this video
+        `k` robust standard deviations of the error's noise (`step_noise`: 1.4826 * MAD of
+        its window-to-window changes / sqrt 2), measured on this video
         (`calibration="video"`, which needs no tuning per camera since it is scale-free) or
-        on the corpus given to `fit` (`calibration="corpus"`). k = 3.5 is the usual
+        on the corpus given to `fit` (`calibration="corpus"`). Changes, not levels: where
+        the encoder is unsure for long stretches the error sits higher there, and the MAD
+        of the levels would grow past the jumps at boundaries. k = 3.5 is the usual
         modified-z-score outlier cut (Iglewicz & Hoaglin); it assumes that boundaries are a
         small fraction of windows, so the MAD measures the error's noise, not its jumps.
     min_gap: floor of the automatic GAP in nats, ln 10 by default: a boundary needs a window
         at least ten times less likely than its segment's mean ("strong" evidence on
         Jeffreys' scale). It matters where the errors are nearly constant (saturated
-        features), so their MAD collapses and any wobble would pass a k * MAD GAP.
+        features), so their noise collapses and any wobble would pass k times it.
     min_shift: how far the features must move across a burst for it to be a boundary, as a
         fraction of the mean squared distance between two independent windows (2 D in the
         predictor's standardised units). 0.15 assumes that a skill change moves the features
         at least that far and a transient one (a flicker of the encoder, a brief occlusion)
-        comes back; on the demo's skill-tcn features true changes moved 0.27 or more, about
-        half of the other candidates under 0.1 (README: Known limits). 0 keeps every burst.
+        comes back; on the demo's skill-tcn features 95% of true changes moved 0.9 or more,
+        about half of the other candidates under 0.1 (README: Defaults). 0 keeps every burst.
     min_len, max_len: segment length bounds in seconds. min_len = 1 s assumes that no skill
         of interest is shorter than a second; max_len = 600 s forces a cut every ten minutes
         of uninterrupted activity (the paper's 12,800 steps are ~10 min at 20 steps/s).
@@ -127,13 +130,11 @@ class PredictionErrorDetector:
         videos = list(corpus)
         if self._predictor is None and self._predictor_path is None:
             self._predictor = train_predictor(videos, actions, self.train)
-        errors = np.concatenate([np.zeros(0)] + [
-            self.predictor_for(f.encoder).errors(
-                f, None if actions is None else actions[i]).unreset()[0]
-            for i, f in enumerate(videos)
-        ])
-        errors = errors[np.isfinite(errors)]
-        self.corpus_spread_ = robust_spread(errors) if len(errors) else None
+        errors = [self.predictor_for(f.encoder).errors(
+            f, None if actions is None else actions[i]).unreset()[0]
+            for i, f in enumerate(videos)]
+        finite = sum(int(np.isfinite(e).sum()) for e in errors)
+        self.corpus_spread_ = step_noise(errors) if finite > 1 else None
         return self
 
     def gap_for(self, errors: np.ndarray) -> float:
@@ -149,7 +150,7 @@ class PredictionErrorDetector:
                 raise ValueError("calibration='corpus' needs fit(corpus) or a predictor card "
                                  "with an error spread; or use calibration='video'")
         else:
-            spread = robust_spread(errors[np.isfinite(errors)])
+            spread = step_noise([errors])
         return max(self.k * float(spread), self.min_gap, 1e-6)
 
     def detect(self, features: Features, actions: np.ndarray | None = None) -> Boundaries:
