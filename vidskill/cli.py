@@ -294,8 +294,9 @@ def _add_segment(sub) -> None:
                    help="sbd weights (default: the one shipped for the encoder)")
     p.add_argument("--gap", type=float, help="sbd GAP in nats (default: automatic)")
     p.add_argument("--min-shift", type=float,
-                   help="sbd: how far features must move across a boundary, 0-1 of the "
-                        "distance between unrelated windows (default 0.15; 0 keeps every burst)")
+                   help="sbd: how far features must move across a boundary, as a fraction of "
+                        "the distance between unrelated windows (default 0.15; 0 keeps every "
+                        "burst)")
     p.add_argument("--min-len", type=float, default=1.0, help="shortest segment, seconds")
     p.add_argument("--length", type=float, help="uniform segment length, seconds")
     p.add_argument("--events", help="comma-separated event times (s) that start a segment")

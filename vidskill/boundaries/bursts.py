@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -100,9 +101,14 @@ class ChangeTest:
     context: int
     settle: float
 
+    @cached_property
+    def standardised(self) -> np.ndarray:
+        """The video's features in the predictor's units, fetched once (from the GPU, say)."""
+        return self.stream.standardised()
+
     def __call__(self, burst: Burst, since: int) -> Change:
         h = self.stream.model.config.horizon
-        z = self.stream.standardised()
+        z = self.standardised
         scale = 2.0 * z.shape[1]
         before = max(since, burst.start - self.context)
         after = max(burst.stop, int(np.searchsorted(
