@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vidskill.synth import generate_corpus
+from vidskill.demo.corpus import generate_corpus
 from vidskill.video import open_video
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vidskill._torch import pick_device
 from vidskill.encoders import get_encoder
-from vidskill.flow import DIS_PRESETS, DISFlow, RAFTFlow, torch_device
+from vidskill.flow import DIS_PRESETS, DISFlow, RAFTFlow
 from vidskill.video import Frames, open_video
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "counter.mp4"
@@ -29,7 +30,7 @@ def source_video(tmp: Path) -> Path:
     """The real 1080p test video, or a clip of the demo corpus when it is absent."""
     if MEDIA.is_file():
         return MEDIA
-    from vidskill.synth import generate_corpus
+    from vidskill.demo.corpus import generate_corpus
 
     corpus = generate_corpus(tmp, seed=0, n_long_train=0, n_long_test=0, clips_per_skill=1)
     return corpus.select(kind="clip")[0].path
@@ -93,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = source_video(Path(tmp))
-        print(f"video: {path.name}   device: {torch_device()}")
+        print(f"video: {path.name}   device: {pick_device()}")
         print(f"\n{'flow':<12}{'size':>9}{'pairs/s':>10}{'decode f/s':>12}{'ratio':>8}")
         for name, size, pairs_s, dec, ratio in bench_flow(path, args.repeats, args.raft_pairs):
             print(f"{name:<12}{size:>9}{pairs_s:>10.2f}{dec:>12.1f}{ratio:>8.3f}")

@@ -12,7 +12,7 @@ native frame is decoded even though 10 fps are sampled). With a GPU, also
 RAFT-small flow-hof + r3d_18 at 224 px as a ratio to RAFT-small flow-hof alone (random
 weights: speed only).
 Memory: a fresh subprocess runs `process_video` on videos of 1, 10 and 60 minutes
-(`vidskill.synth.write_long_video`, cached) and reports its peak RSS (target: growth from
+(`vidskill.demo.corpus.write_long_video`, cached) and reports its peak RSS (target: growth from
 the shortest to the longest <= 10%; 'work' is the peak above the RSS at start).
 `--rss-fps` lowers the sampling rate of those runs only, to keep an hour of video
 affordable on a small CPU. Prints tables; no assertions.
@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from vidskill.manifest import Source
-from vidskill.pipeline import IngestSettings, process_video
-from vidskill.synth import write_long_video
+from vidskill.demo.corpus import write_long_video
+from vidskill.ingest import IngestSettings, process_video
+from vidskill.ingest.manifest import Source
 from vidskill.video import open_video
 
 GPU_FLOW = {"method": "raft", "model": "small", "weights": None}

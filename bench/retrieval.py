@@ -18,8 +18,8 @@ import time
 import faiss
 import numpy as np
 
-from vidskill import store
 from vidskill.encoders import DEFAULT_ENCODER, encoder_class
+from vidskill.store import index as store
 
 GOAL_P50_MS = 5.0
 GOAL_RECALL = 0.95

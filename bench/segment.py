@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from vidskill.boundaries import get_detector
-from vidskill.boundaries.segment import segment_encoder, video_features
-from vidskill.synth import write_long_video
+from vidskill.demo.corpus import write_long_video
+from vidskill.segment import segment_encoder, video_features
 
 
 def main() -> None:

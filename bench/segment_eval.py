@@ -1,7 +1,7 @@
 """Boundary F1 of sbd, novelty and uniform on the held-out long human videos of the demo corpus.
 
 The predictor is trained on the train split of the same corpus seed (or, with --shipped,
-is the one shipped for the encoder, see sbd.SHIPPED_PREDICTORS); the uniform baseline cuts
+is the one shipped for the encoder, see models/registry.toml); the uniform baseline cuts
 at the mean ground-truth segment length of the train split, the best a fixed length can
 do. Prints one table (metrics as fractions).
 
@@ -21,9 +21,9 @@ import torch
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
 from vidskill.boundaries.predictor import TrainSettings, train_predictor
-from vidskill.boundaries.segment import SEGMENT_ENCODER, segment_encoder, video_features
+from vidskill.demo.corpus import generate_corpus
 from vidskill.metrics import SegmentationReport, evaluate_segmentation
-from vidskill.synth import generate_corpus
+from vidskill.segment import SEGMENT_ENCODER, segment_encoder, video_features
 
 
 def split_features(corpus, split: str, encoder, cache: Path):

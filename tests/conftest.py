@@ -24,3 +24,18 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def select_corpus(tmp_path_factory):
+    """Two human clips per skill and one execution clip per template, no long videos."""
+    from vidskill.demo.corpus import generate_corpus
+
+    return generate_corpus(tmp_path_factory.getbasetemp() / "corpus-select", n_long_train=0,
+                           n_long_test=0, clips_per_skill=2)
+
+
+@pytest.fixture(scope="session")
+def select_cache(tmp_path_factory):
+    """A feature cache shared by the selection tests (same corpus, same features)."""
+    return tmp_path_factory.getbasetemp() / "select-cache"

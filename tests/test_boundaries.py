@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from helpers import HOP
+from helpers import piecewise_features as synthetic
 
 from vidskill.boundaries import available_detectors, get_detector
 from vidskill.boundaries.base import Boundaries
@@ -19,29 +21,7 @@ from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, DimensionMismatchError, WeightsNotFoundError
 from vidskill.metrics import MatchCounts, match_boundaries
 
-HOP = 0.1
-
-
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-def synthetic(seed: int, n_seg: int = 10, dim: int = 16) -> tuple[Features, np.ndarray]:
-    """Piecewise-stationary features: each segment oscillates around one of 6 prototypes
-    with its own period, plus noise; returns the features and the true change times."""
-    rng = np.random.default_rng(seed)
-    protos = np.random.default_rng(1234).normal(size=(6, dim))
-    xs, changes, label = [], [], int(rng.integers(6))
-    for _ in range(n_seg):
-        n = int(rng.integers(30, 90))
-        t = np.arange(n)
-        wave = 1 + 0.5 * np.sin(2 * np.pi * t / rng.uniform(5, 15) + rng.uniform(0, 6.3))
-        xs.append(protos[label] * wave[:, None] + 0.3 * rng.normal(size=(n, dim)))
-        changes.append(sum(len(x) for x in xs) * HOP)
-        label = (label + int(rng.integers(1, 6))) % 6
-    data = np.concatenate(xs).astype(np.float32)
-    starts = np.arange(len(data)) * HOP
-    return Features(data, starts, starts + HOP, "synthetic", source=f"seed{seed}"), \
-        np.array(changes[:-1])
 
 
 def score(detector, seeds) -> MatchCounts:

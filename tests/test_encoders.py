@@ -17,7 +17,7 @@ from vidskill.encoders import (
 from vidskill.encoders.cache import FeatureCache, content_hash
 from vidskill.errors import DimensionMismatchError, VidskillError
 from vidskill.flow import DISFlow
-from vidskill.similarity import cosine, dtw_similarity
+from vidskill.select.similarity import cosine, dtw_similarity
 from vidskill.video import Frames, open_video
 
 FPS = 10.0

@@ -7,9 +7,9 @@ view-robust encoder is for. Chance is 1/8 (eight skills, balanced human clips).
 import numpy as np
 import pytest
 
+from vidskill.demo.corpus import SKILLS, generate_corpus
 from vidskill.encoders import encode_video_multi, get_encoder
-from vidskill.similarity import cosine, dtw_similarity
-from vidskill.synth import SKILLS, generate_corpus
+from vidskill.select.similarity import cosine, dtw_similarity
 
 CHANCE = 1 / len(SKILLS)
 ENCODERS = ("flow-hof", "flow-motion", "flow-cnn")

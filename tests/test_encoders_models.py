@@ -92,5 +92,5 @@ def test_cli_features_both_layouts(tmp_path, capsys):
     np.testing.assert_array_equal(np.load(out), nd.T)
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["layout"] == "dt" and meta["shape"] == list(nd.T.shape)
-    assert main([*args, "--out", str(out), "--encoder", "hog"]) == 1
+    assert main([*args, "--out", str(out), "--encoder", "hog"]) == 2  # a bad argument
     assert "unknown encoder 'hog'" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vidskill.errors import ConfigError
-from vidskill.select import (
+from vidskill.select.fusion import (
     EvidenceFusion,
     NoHumanClipsError,
     TemplateSelector,
@@ -19,7 +19,7 @@ from vidskill.select import (
     get_fusion,
     zscore,
 )
-from vidskill.templates import Template
+from vidskill.select.templates import Template
 
 NAMES = ["stir", "cut", "pour", "wipe"]
 TEXT = np.array([-1.0, -2.0, -3.0, -4.0])  # text prior: stir > cut > pour > wipe

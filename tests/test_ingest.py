@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from helpers import run_cli as cli
 
+from vidskill.demo.corpus import generate_corpus
 from vidskill.encoders import get_encoder
 from vidskill.errors import ConfigError
-from vidskill.manifest import SourceNotFoundError, resolve_sources
-from vidskill.pipeline import IngestSettings, ingest
+from vidskill.ingest import IngestSettings, ingest
+from vidskill.ingest.manifest import SourceNotFoundError, resolve_sources
 from vidskill.store import ClipStore
-from vidskill.synth import generate_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 # Small frames and a low rate keep decoding cheap; the pipeline is the same.

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from helpers import run_cli as cli
 
-from vidskill.manifest import Source
-from vidskill.pipeline import IngestSettings, ingest, query_features
+from vidskill.demo.corpus import generate_corpus
+from vidskill.ingest import IngestSettings, ingest, query_features
+from vidskill.ingest.manifest import Source
 from vidskill.store import ClipStore
-from vidskill.synth import generate_corpus
 
 
 @pytest.fixture(scope="module")

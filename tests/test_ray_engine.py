@@ -8,11 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-from vidskill.manifest import Source
-from vidskill.pipeline import IngestSettings, ingest, make_executor
-from vidskill.ray_engine import RayExecutor, RayUnavailableError, fit_batches, uses_gpu_models
+from vidskill.demo.corpus import generate_corpus
+from vidskill.ingest import IngestSettings, ingest, make_executor
+from vidskill.ingest.manifest import Source
+from vidskill.ingest.ray import RayExecutor, RayUnavailableError, fit_batches, uses_gpu_models
 from vidskill.store import ClipStore
-from vidskill.synth import generate_corpus
 
 SETTINGS = IngestSettings(fps=5, size=64)
 
@@ -89,7 +89,7 @@ def test_unknown_engine_and_address_without_ray():
 
 
 def test_prefetched_chunks_equal_plain_chunks_and_errors_surface(sources):
-    from vidskill.pipeline import PrefetchReader, prefetch
+    from vidskill.ingest import PrefetchReader, prefetch
     from vidskill.video import open_video
 
     path = sources[0].path

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from vidskill.demo.corpus import SKILLS, generate_corpus
 from vidskill.errors import ConfigError
-from vidskill.runner import load_pipeline, run_pipeline
+from vidskill.jobs import load_pipeline, run_pipeline
 from vidskill.store import ClipStore
-from vidskill.synth import SKILLS, generate_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines"

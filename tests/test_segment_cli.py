@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from memory import peak_rss
 
+from vidskill.boundaries.io import read_segments, timecode
 from vidskill.boundaries.predictor import load_predictor
-from vidskill.boundaries.scenelist import read_segments, timecode
 from vidskill.cli import main
-from vidskill.synth import write_long_video
+from vidskill.demo.corpus import write_long_video
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -9,20 +9,18 @@ import numpy as np
 import pytest
 from helpers import run_cli as cli
 
-from vidskill.manifest import Source
-from vidskill.pipeline import IngestSettings, ingest
-from vidskill.synth import generate_corpus
+from vidskill.ingest import IngestSettings, ingest
+from vidskill.ingest.manifest import Source
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return generate_corpus(tmp_path_factory.getbasetemp() / "corpus-select", n_long_train=0,
-                           n_long_test=0, clips_per_skill=2)
+def corpus(select_corpus):
+    return select_corpus
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return str(tmp_path_factory.getbasetemp() / "select-cache")
+def cache(select_cache):
+    return str(select_cache)
 
 
 def test_select_with_human_folder_prints_every_score(corpus, cache, tmp_path):

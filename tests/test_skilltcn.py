@@ -9,12 +9,12 @@ from helpers import run_cli
 
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
-from vidskill.boundaries.segment import segment_video
+from vidskill.demo.corpus import generate_corpus
 from vidskill.encoders import encode_video, get_encoder
 from vidskill.encoders.skilltcn import CONTEXT_STEPS, read_labels, train_skill_tcn
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.metrics import evaluate_segmentation
-from vidskill.synth import generate_corpus
+from vidskill.segment import segment_video
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidskill import synth
-from vidskill.synth import (
+from vidskill.demo import corpus as synth
+from vidskill.demo.corpus import (
     SKILL_TASKS,
     SKILLS,
     Corpus,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vidskill.errors import ConfigError
-from vidskill.templates import Template, TemplateFileError, load_templates
+from vidskill.select.templates import Template, TemplateFileError, load_templates
 
 VALID = """
 [[template]]

@@ -13,19 +13,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from vidskill import text as text_module
 from vidskill.errors import ConfigError, WeightsNotFoundError
-from vidskill.text import (
-    EmbeddingScorer,
-    LexicalScorer,
-    LLMScorer,
+from vidskill.select.text import (
     TextBackendError,
     TextBackendUnavailableError,
     TextScorer,
     get_text_scorer,
-    lexical_terms,
-    stem,
 )
+from vidskill.select.text import llm as text_module
+from vidskill.select.text.embedding import EmbeddingScorer
+from vidskill.select.text.lexical import LexicalScorer, lexical_terms, stem
+from vidskill.select.text.llm import LLMScorer
 
 STIR = "Hold a spoon upright in the pot and move it around in circles to mix the liquid."
 CUT = "Hold the knife over the board and press the blade down through the vegetable repeatedly."

@@ -193,7 +193,7 @@ def test_chunks_with_overlap_repeat_the_previous_tail(counter, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_first_chunk_on_parallel_decoders_is_the_same(counter, backend, monkeypatch):
-    import vidskill.video as video
+    import vidskill.video.reader as video
 
     monkeypatch.setattr(video, "_MIN_SPLIT", 2)  # split even the 30-frame test video
     with open_video(counter, size=64, backend=backend) as reader:
@@ -525,7 +525,7 @@ def test_streaming_30_minutes_stays_under_1_gb(tmp_path):
 @pytest.mark.slow
 def test_decord_does_not_decode_ahead_while_the_caller_works(tmp_path):
     """decord keeps decoding after a batch unless parked: idle seconds must not cost memory."""
-    from vidskill.synth import write_long_video
+    from vidskill.demo.corpus import write_long_video
 
     if not Path("/proc/self/status").exists():
         pytest.skip("reads VmRSS from /proc (Linux)")

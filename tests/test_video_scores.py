@@ -7,14 +7,12 @@ import shutil
 import numpy as np
 import pytest
 
-from vidskill.manifest import Source
-from vidskill.pipeline import IngestSettings, ingest
-from vidskill.select import NoHumanClipsError
-from vidskill.select_eval import evaluate_selection
-from vidskill.store import ClipStore
-from vidskill.synth import generate_corpus
-from vidskill.templates import load_templates
-from vidskill.video_scores import (
+from vidskill.ingest import IngestSettings, ingest
+from vidskill.ingest.manifest import Source
+from vidskill.select.evaluate import evaluate_selection
+from vidskill.select.fusion import NoHumanClipsError
+from vidskill.select.templates import load_templates
+from vidskill.select.video_scores import (
     VideoScorer,
     human_clips_by_query,
     human_clips_from_folder,
@@ -23,6 +21,7 @@ from vidskill.video_scores import (
     top_k_error,
     top_k_mean,
 )
+from vidskill.store import ClipStore
 
 
 def test_top_k_error_is_the_median_standard_error_of_the_top_k_means():
@@ -36,15 +35,13 @@ def test_top_k_error_is_the_median_standard_error_of_the_top_k_means():
     assert top_k_error(np.ones((3, 1)), 3) == 1.0
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """Two human clips per skill and one execution clip per template, no long videos."""
-    return generate_corpus(tmp_path_factory.getbasetemp() / "corpus-select", n_long_train=0,
-                           n_long_test=0, clips_per_skill=2)
+def corpus(select_corpus):
+    return select_corpus
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.getbasetemp() / "select-cache"
+def cache(select_cache):
+    return select_cache
 
 
 def test_top_k_mean_keeps_the_best_k():

@@ -9,8 +9,13 @@ import sys
 from pathlib import Path
 
 from vidskill import __version__
+from vidskill._files import save_array, write_json, write_text
+from vidskill.boundaries import DETECTORS
+from vidskill.encoders.registry import DEFAULT_ENCODER, ENCODERS
 from vidskill.errors import VidskillError
-from vidskill.video import VideoError
+from vidskill.segment import SEGMENT_DETECTOR, SEGMENT_ENCODER
+from vidskill.select.text import TEXT_SCORERS
+from vidskill.video import BACKENDS, VideoError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -39,13 +44,13 @@ def _info(args: argparse.Namespace) -> int:
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="print a video's metadata (or why it cannot be read)")
     p.add_argument("videos", nargs="+", help="video files or folders of numbered images")
-    p.add_argument("--backend", default="auto", choices=["auto", "decord", "opencv", "images"])
+    p.add_argument("--backend", default="auto", choices=BACKENDS)
     p.add_argument("--json", action="store_true", help="one JSON object per video")
     p.set_defaults(func=_info)
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from vidskill.synth import generate_corpus
+    from vidskill.demo.corpus import generate_corpus
 
     corpus = generate_corpus(args.out_dir, seed=args.seed, n_long_train=args.long_train)
     print(f"wrote {len(corpus.videos)} videos and {corpus.templates_file} to {corpus.root}")
@@ -53,7 +58,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _synth_long(args: argparse.Namespace) -> int:
-    from vidskill.synth import write_long_video
+    from vidskill.demo.corpus import write_long_video
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     seconds = 0.0
@@ -87,7 +92,7 @@ def _add_synth(sub) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from vidskill.demo import DemoSettings, run_demo
+    from vidskill.demo.run import DemoSettings, run_demo
 
     result = run_demo(DemoSettings.preset(args.out, small=args.small, seed=args.seed,
                                           text=args.text))
@@ -103,8 +108,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--small", action="store_true",
                    help="a reduced corpus (2 long videos, 2 clips per skill) for a quick run")
-    p.add_argument("--text", nargs="+", default=["llm", "embedding", "lexical"],
-                   choices=["llm", "embedding", "lexical"],
+    p.add_argument("--text", nargs="+", default=TEXT_SCORERS.names(),
+                   choices=TEXT_SCORERS.names(),
                    help="text priors; the first is the fused selectors' prior (default llm)")
     p.set_defaults(func=_demo)
 
@@ -125,13 +130,13 @@ def _key_values(pairs: list[str] | None, option: str) -> dict:
 
 def _segmenting_encoder(args: argparse.Namespace):
     """`--encoder` with its `--encoder-setting`s over the segmenting defaults."""
-    from vidskill.boundaries.segment import segment_encoder
+    from vidskill.segment import segment_encoder
 
     return segment_encoder(args.encoder, **_key_values(args.encoder_setting, "--encoder-setting"))
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from vidskill.pipeline import IngestSettings, ingest, make_executor
+    from vidskill.ingest import IngestSettings, ingest, make_executor
     from vidskill.store import ClipStore
 
     encoder_settings = _key_values(args.encoder_setting, "--encoder-setting")
@@ -160,6 +165,11 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _add_ingest(sub) -> None:
+    from vidskill.ingest import ENGINES, IngestSettings
+    from vidskill.ingest.manifest import KINDS
+    from vidskill.store import POOLINGS
+
+    default = IngestSettings()  # a new store's settings; an existing store keeps its own
     p = sub.add_parser(
         "ingest", help="add videos to a clip store (resumable: re-run the same command)",
         description="Decode, encode and segment videos into a clip store. Videos already in "
@@ -172,26 +182,29 @@ def _add_ingest(sub) -> None:
     p.add_argument("--workers", type=int,
                    help="local: processes over videos (default 1); ray: most encode tasks at "
                    "once (default: one per CPU, or per GPU for GPU encoders)")
-    p.add_argument("--engine", choices=["local", "ray"], default="local",
+    p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: this machine; ray: Ray Data on a cluster (needs vidskill[ray])")
     p.add_argument("--address", help="ray cluster address, e.g. auto or ray://head:10001 "
                    "(default: a local Ray)")
     p.add_argument("--encoder", action="append",
-                   help="encoder name, repeatable; the first drives segmentation (default flow-motion, view-robust)")
+                   help="encoder name, repeatable; the first drives segmentation (default "
+                   f"{', '.join(default.encoders)}, view-robust)")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. window=1.0 (repeatable)")
-    p.add_argument("--detector", help="boundary detector: sbd, novelty (default) or uniform")
+    p.add_argument("--detector", choices=DETECTORS.names(),
+                   help=f"boundary detector for long videos (default {default.detector})")
     p.add_argument("--detector-setting", action="append", metavar="KEY=VALUE",
                    help="detector option, e.g. min_len=2 or predictor=models/p.pt (repeatable)")
     p.add_argument("--no-segment", action="store_true",
                    help="every video is one skill clip (same as --kind clip)")
-    p.add_argument("--kind", default="long", choices=["long", "clip", "template"],
+    p.add_argument("--kind", default="long", choices=KINDS,
                    help="for sources without a manifest kind: long videos are segmented")
     p.add_argument("--label", help="skill label for sources without one")
     p.add_argument("--domain", help="domain (e.g. human, robot) for sources without one")
-    p.add_argument("--fps", type=float, help="sampling rate (default 10)")
-    p.add_argument("--size", type=int, help="short side in pixels (default 160)")
-    p.add_argument("--pooling", choices=["mean", "mean+max"], help="clip embedding (default mean)")
+    p.add_argument("--fps", type=float, help=f"sampling rate (default {default.fps:g})")
+    p.add_argument("--size", type=int, help=f"short side in pixels (default {default.size})")
+    p.add_argument("--pooling", choices=POOLINGS,
+                   help=f"clip embedding (default {default.pooling})")
     p.add_argument("--index-factory", metavar="FACTORY",
                    help="force the FAISS index type, e.g. Flat, HNSW32, IVF1024,Flat")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -202,7 +215,7 @@ def _add_ingest(sub) -> None:
 def _query(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from vidskill.pipeline import query_features
+    from vidskill.ingest import query_features
     from vidskill.store import ClipStore
 
     given = [x is not None for x in (args.input, args.segment, args.vector)]
@@ -253,27 +266,31 @@ def _add_query(sub) -> None:
     p.set_defaults(func=_query)
 
 
+# `vidskill segment` options that are detector settings, by the setting they set.
+_DETECTOR_FLAGS = ("gap", "min_shift", "min_len", "length", "predictor")
+
+
+def _detector_settings(args: argparse.Namespace) -> dict:
+    """`--detector-setting KEY=VALUE`s plus the detector options given as their own flags;
+    the detector checks them (an option it does not take is an error naming what it takes)."""
+    settings = _key_values(args.detector_setting, "--detector-setting")
+    settings.update({k: getattr(args, k) for k in _DETECTOR_FLAGS if getattr(args, k) is not None})
+    if args.events:
+        settings["events"] = [float(t) for t in args.events.split(",")]
+    return settings
+
+
 def _segment(args: argparse.Namespace) -> int:
     from vidskill.boundaries import get_detector
-    from vidskill.boundaries.scenelist import to_csv, to_json
-    from vidskill.boundaries.segment import segment_video
+    from vidskill.boundaries.io import to_csv, to_json
+    from vidskill.segment import segment_video
 
     encoder = _segmenting_encoder(args)
-    settings: dict = {}
-    if args.detector == "sbd":
-        settings = {"gap": args.gap, "min_len": args.min_len, "predictor": args.predictor,
-                    "events": [float(t) for t in args.events.split(",")] if args.events else ()}
-        if args.min_shift is not None:
-            settings["min_shift"] = args.min_shift
-    elif args.detector == "novelty":
-        settings = {"min_len": args.min_len}
-    elif args.length is not None:
-        settings = {"length": args.length}
-    detector = get_detector(args.detector, **settings)
+    detector = get_detector(args.detector, **_detector_settings(args))
     seglist = segment_video(args.video, detector, encoder=encoder, fps=args.fps)
     text = to_csv(seglist) if args.format == "csv" else to_json(seglist) + "\n"
     if args.out:
-        Path(args.out).write_text(text)
+        write_text(args.out, text)
         print(f"{len(seglist.segments)} segments written to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -283,10 +300,12 @@ def _segment(args: argparse.Namespace) -> int:
 def _add_segment(sub) -> None:
     p = sub.add_parser("segment", help="split a video into skill segments (JSON or CSV list)")
     p.add_argument("video", help="video file or folder of numbered images")
-    p.add_argument("--detector", default="sbd", choices=["sbd", "novelty", "uniform"])
+    p.add_argument("--detector", default=SEGMENT_DETECTOR, choices=DETECTORS.names(),
+                   help=f"boundary detector (default {SEGMENT_DETECTOR})")
     p.add_argument("--format", default="json", choices=["json", "csv"])
     p.add_argument("--out", type=Path, help="write here instead of standard output")
-    p.add_argument("--encoder", default="flow-hof", help="feature encoder (registry name)")
+    p.add_argument("--encoder", default=SEGMENT_ENCODER[0], choices=ENCODERS.names(),
+                   help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. weights=my-tcn.pt (repeatable)")
     p.add_argument("--fps", type=float, default=10.0, help="sampling rate for the encoder")
@@ -297,14 +316,16 @@ def _add_segment(sub) -> None:
                    help="sbd: how far features must move across a boundary, as a fraction of "
                         "the distance between unrelated windows (default 0.15; 0 keeps every "
                         "burst)")
-    p.add_argument("--min-len", type=float, default=1.0, help="shortest segment, seconds")
+    p.add_argument("--min-len", type=float, help="shortest segment, seconds (default 1)")
     p.add_argument("--length", type=float, help="uniform segment length, seconds")
     p.add_argument("--events", help="comma-separated event times (s) that start a segment")
+    p.add_argument("--detector-setting", action="append", metavar="KEY=VALUE",
+                   help="any other detector option, e.g. k=3 (repeatable)")
     p.set_defaults(func=_segment)
 
 
 def _eval_segments(args: argparse.Namespace) -> int:
-    from vidskill.boundaries.scenelist import read_segments, segment_files
+    from vidskill.boundaries.io import read_segments, segment_files
     from vidskill.metrics import evaluate_segmentation
 
     if args.pred.is_dir() != args.gt.is_dir():
@@ -347,7 +368,7 @@ def _add_eval_segments(sub) -> None:
 def _train_predictor(args: argparse.Namespace) -> int:
     from vidskill.boundaries.actions import actions_file, actions_per_window, load_actions
     from vidskill.boundaries.predictor import TrainSettings, train_predictor
-    from vidskill.boundaries.segment import video_features
+    from vidskill.segment import video_features
     from vidskill.video import VIDEO_SUFFIXES, open_video
 
     encoder = _segmenting_encoder(args)
@@ -382,7 +403,8 @@ def _add_train_predictor(sub) -> None:
     p = sub.add_parser("train-predictor", help="train the SBD next-window predictor on videos")
     p.add_argument("inputs", nargs="+", type=Path, help="videos or folders of videos")
     p.add_argument("--out", type=Path, default=Path("models/predictor.pt"))
-    p.add_argument("--encoder", default="flow-hof")
+    p.add_argument("--encoder", default=SEGMENT_ENCODER[0], choices=ENCODERS.names(),
+                   help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. weights=my-tcn.pt (repeatable)")
     p.add_argument("--fps", type=float, default=10.0)
@@ -404,12 +426,11 @@ def _features(args: argparse.Namespace) -> int:
     encoder = get_encoder(args.encoder, **settings)
     feats = encode_video(args.video, encoder, fps=args.fps, size=args.size, cache=args.cache)
     data = feats.data.T if args.layout == "dt" else feats.data
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, np.ascontiguousarray(data), allow_pickle=False)
+    save_array(args.out, np.ascontiguousarray(data))
     meta = {"video": str(args.video), "encoder": feats.encoder, "settings": feats.settings,
             "layout": args.layout, "shape": list(data.shape), "fps": args.fps, "size": args.size,
             "starts": feats.starts.tolist(), "ends": feats.ends.tolist()}
-    args.out.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    write_json(args.out.with_suffix(".json"), meta)
     print(f"{args.out}: {feats.encoder} features {data.shape} ({args.layout}), "
           f"{len(feats)} windows of {args.video}")
     return 0
@@ -418,8 +439,8 @@ def _features(args: argparse.Namespace) -> int:
 def _add_features(sub) -> None:
     p = sub.add_parser("features", help="compute per-window features of one video (.npy)")
     p.add_argument("video", help="video file or folder of numbered images")
-    p.add_argument("--encoder", default="flow-hof",
-                   help="flow-hof (default), flow-motion, flow-cnn, r3d_18, s3d, ...")
+    p.add_argument("--encoder", default=DEFAULT_ENCODER,
+                   help=f"{', '.join(ENCODERS.names())} (default {DEFAULT_ENCODER})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. window=2.0 (repeatable)")
     p.add_argument("--weights", type=Path, help="weights file for encoders that need one")
@@ -475,8 +496,8 @@ def _add_train_encoder(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vidskill.pipeline import IngestReport
-    from vidskill.runner import load_pipeline, run_pipeline
+    from vidskill.ingest import IngestReport
+    from vidskill.jobs import load_pipeline, run_pipeline
 
     result = run_pipeline(load_pipeline(args.pipeline, args.set or ()))
     if isinstance(result, IngestReport):
@@ -503,7 +524,7 @@ def _add_run(sub) -> None:
 
 
 def _select(args: argparse.Namespace) -> int:
-    from vidskill.choose import choose
+    from vidskill.select.choose import choose
 
     choice = choose(args.skill, args.templates, human=args.human, store=args.store,
                     label=args.label, query=args.query, method=args.method,
@@ -544,7 +565,9 @@ def _num(value: float) -> str:
 
 
 def _add_select(sub) -> None:
-    from vidskill.select import DEFAULT_METHOD, METHODS
+    from vidskill.select.choose import DEFAULT_SIMILARITY, DEFAULT_TEXT, DEFAULT_VIDEO_ENCODER
+    from vidskill.select.fusion import DEFAULT_METHOD, METHODS
+    from vidskill.select.similarity import SIMILARITIES
 
     p = sub.add_parser("select", help="rank robot behaviour templates for a skill",
                        description="Rank the templates of a template file for a skill from "
@@ -561,11 +584,11 @@ def _add_select(sub) -> None:
                    help="evidence: text log-prob + flow in standard errors (default); "
                    "llm+flow: text keeps the top k, flow picks; weighted: z-scores summed; "
                    "flow or llm alone")
-    p.add_argument("--encoder", default="flow-motion",
-                   help="video encoder (default flow-motion, the view-robust one)")
-    p.add_argument("--similarity", default="cosine", choices=["cosine", "dtw"],
+    p.add_argument("--encoder", default=DEFAULT_VIDEO_ENCODER, choices=ENCODERS.names(),
+                   help=f"video encoder (default {DEFAULT_VIDEO_ENCODER}, the view-robust one)")
+    p.add_argument("--similarity", default=DEFAULT_SIMILARITY, choices=list(SIMILARITIES),
                    help="clip similarity: mean-pooled cosine (default) or DTW over windows")
-    p.add_argument("--text", default="llm", choices=["llm", "embedding", "lexical"],
+    p.add_argument("--text", default=DEFAULT_TEXT, choices=TEXT_SCORERS.names(),
                    help="text prior (default llm: SmolLM2, local)")
     p.add_argument("-k", type=int, default=3,
                    help="top-k: human clips averaged per template, and templates the text keeps")
@@ -575,8 +598,8 @@ def _add_select(sub) -> None:
 
 
 def _eval_select(args: argparse.Namespace) -> int:
-    from vidskill.select_eval import evaluate_selection
-    from vidskill.synth import load_corpus
+    from vidskill.demo.corpus import load_corpus
+    from vidskill.select.evaluate import evaluate_selection
 
     corpus = load_corpus(args.corpus)
     ablation = evaluate_selection(corpus, text=args.text, k=args.k,
@@ -596,12 +619,10 @@ def _print_ablation(ablation) -> None:
 
 
 def _add_eval_select(sub) -> None:
-    from vidskill.select_eval import TEXT_SCORERS
-
     p = sub.add_parser("eval-select", help="template selection ablation on a corpus with truth")
     p.add_argument("--corpus", required=True, type=Path,
                    help="corpus folder written by `vidskill synth` (or the demo's OUT/corpus)")
-    p.add_argument("--text", nargs="+", default=list(TEXT_SCORERS), choices=TEXT_SCORERS,
+    p.add_argument("--text", nargs="+", default=TEXT_SCORERS.names(), choices=TEXT_SCORERS.names(),
                    help="text priors to evaluate; the first is the fused selectors' prior")
     p.add_argument("-k", type=int, default=3, help="top-k for clips and the text prior")
     p.add_argument("--cache", type=Path, help="feature cache folder (default CORPUS/.cache)")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import numpy as np
 
+from vidskill._registry import Registry
+from vidskill._torch import pick_device
 from vidskill.video import Frames
 
 
@@ -31,13 +34,27 @@ class Flow:
         return len(self.data)
 
 
-@runtime_checkable
-class FlowEstimator(Protocol):
-    """Computes flow for every consecutive pair of a run of frames."""
+class FlowEstimator(ABC):
+    """Computes flow for every consecutive pair of a run of frames.
+
+    name: what it is ("dis-medium"); settings: everything that changes its output (keys
+    caches and lets encoders share one flow); gpu: whether it runs a network worth a GPU.
+    """
 
     name: str
+    gpu: ClassVar[bool] = False
 
-    def __call__(self, frames: Frames) -> Flow: ...
+    @property
+    @abstractmethod
+    def settings(self) -> dict:
+        """The method and its options, as JSON-ready values."""
+
+    @abstractmethod
+    def __call__(self, frames: Frames) -> Flow:
+        """Flow of every consecutive pair of `frames` (zero pairs for fewer than two)."""
+
+    def tune_batch(self, pairs: int) -> None:  # noqa: B027 - optional, default: no batches
+        """Pairs per batch on a GPU; only estimators that batch (RAFT) use it."""
 
 
 def _empty_like(frames: Frames) -> Flow:
@@ -54,7 +71,7 @@ def _pair_times(frames: Frames) -> tuple[np.ndarray, np.ndarray]:
 DIS_PRESETS = ("ultrafast", "fast", "medium")
 
 
-class DISFlow:
+class DISFlow(FlowEstimator):
     """OpenCV's Dense Inverse Search flow: the CPU default (no weights, ~ms per pair at 160 px).
 
     preset: 'ultrafast', 'fast' or 'medium' (OpenCV's speed/accuracy trade-offs).
@@ -95,14 +112,7 @@ RAFT_MODELS = ("small", "large")
 RAFT_MIN_SIZE = 128
 
 
-def torch_device(device: str | None = None) -> str:
-    """`device`, or 'cuda' when a GPU is present, else 'cpu'."""
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
-class RAFTFlow:
+class RAFTFlow(FlowEstimator):
     """torchvision RAFT (small or large), batched; on a GPU with bf16 autocast.
 
     weights: "default" (registry: torch hub cache, then models/), a state_dict file path,
@@ -110,6 +120,8 @@ class RAFTFlow:
     Frames are padded (replicate) to multiples of 8 and at least 128 px (RAFT's minimum),
     and the flow is cropped back to the frame size.
     """
+
+    gpu = True
 
     def __init__(self, model: str = "small", weights: str | os.PathLike | None = "default",
                  device: str | None = None, batch_size: int = 8, iters: int = 12):
@@ -125,7 +137,7 @@ class RAFTFlow:
         net = (of.raft_small if model == "small" else of.raft_large)(weights=None)
         if state is not None:
             apply_state_dict(net, state, name, weights)
-        self.device = torch_device(device)
+        self.device = pick_device(device)
         self.net = net.eval().to(self.device)
         self.model, self.batch_size, self.iters = model, int(batch_size), int(iters)
         self.random_weights = state is None
@@ -158,11 +170,13 @@ class RAFTFlow:
         ts, dt = _pair_times(frames)
         return Flow(out, ts, dt, frames.source)
 
+    def tune_batch(self, pairs: int) -> None:
+        self.batch_size = max(1, int(pairs))
 
-def get_flow(method: str = "dis", **settings) -> FlowEstimator:
+
+FLOWS: Registry[FlowEstimator] = Registry("flow method", {"dis": DISFlow, "raft": RAFTFlow})
+
+
+def get_flow(method: str = "dis", **settings: Any) -> FlowEstimator:
     """A flow estimator by name: 'dis' (preset=...) or 'raft' (model=, weights=, device=...)."""
-    if method == "dis":
-        return DISFlow(**settings)
-    if method == "raft":
-        return RAFTFlow(**settings)
-    raise ValueError(f"flow method must be 'dis' or 'raft', got {method!r}")
+    return FLOWS.get(method, **settings)

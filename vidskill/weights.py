@@ -1,8 +1,9 @@
 """Where model weights come from: `models/registry.toml`, the torch hub cache, or a user's file.
 
-Every model that needs weights (RAFT, torchvision video models, the project's flow CNN) asks
-`load_state_dict(name, weights)` here, so the lookup order and the error when weights are
-missing are the same everywhere: "default" looks in torch.hub.get_dir()/checkpoints/ and then
+`models/registry.toml` lists every weights file, shipped or torchvision's. Every model that
+needs weights (RAFT, torchvision video models, the project's flow CNN, skill TCN and SBD
+predictors) is looked up here (`load_state_dict(name, weights)`, `find_weights`), so the
+lookup order and the error when weights are missing are the same everywhere: "default" looks in torch.hub.get_dir()/checkpoints/ and then
 in the models/ folder; a path loads that file; None means random initialisation (an explicit
 opt-in for tests and benchmarks). Nothing is ever downloaded.
 """
@@ -17,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from vidskill._files import replacing, write_json
 from vidskill.errors import ConfigError, VidskillError, WeightsNotFoundError
 
 DEFAULT = "default"
@@ -46,6 +48,7 @@ class ModelEntry:
     sha256: str | None = None
     sha256_prefix: str | None = None
     card: str | None = None
+    features: str | None = None   # an SBD predictor: the encoder whose features it reads
 
     def weights_enum(self) -> Any:
         """The torchvision weights enum member (knows transforms and meta), or None."""
@@ -186,6 +189,18 @@ def apply_state_dict(model: Any, state: dict, name: str, source: str | os.PathLi
 def card_path(weights: str | os.PathLike) -> Path:
     """The model card beside a project-trained weights file: same name, .json."""
     return Path(weights).with_suffix(".json")
+
+
+def save_weights(path: str | os.PathLike, state_dict: dict, card: dict) -> Path:
+    """Write a state_dict (plain tensors, loadable with weights_only=True) and its JSON card
+    beside it (`card_path`), each atomically; returns the weights path."""
+    import torch
+
+    path = Path(path)
+    with replacing(path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
+    write_json(card_path(path), card)
+    return path
 
 
 def card_paths(paths: list[str | os.PathLike | None]) -> list[str]:

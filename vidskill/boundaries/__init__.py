@@ -1,33 +1,32 @@
-"""Skill boundary detectors behind one protocol, and their registry.
+"""Skill boundary detectors behind one base class, and their registry.
 
 `get_detector("sbd" | "novelty" | "uniform", **settings)` builds one; a new detector is one
-file here and one line in `_REGISTRY`.
+file here (a `BoundaryDetector` subclass) and one line in `DETECTORS`.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+from typing import Any
 
+from vidskill._registry import Registry
 from vidskill.boundaries.base import Boundaries, BoundaryDetector, Segment
 
-_REGISTRY = {
+DETECTORS: Registry[BoundaryDetector] = Registry("detector", {
     "sbd": "vidskill.boundaries.sbd:PredictionErrorDetector",
     "novelty": "vidskill.boundaries.novelty:NoveltyDetector",
     "uniform": "vidskill.boundaries.uniform:UniformDetector",
-}
+})
 
 
 def available_detectors() -> list[str]:
-    """Names `get_detector` accepts."""
-    return sorted(_REGISTRY)
+    """Names `get_detector` accepts, sorted."""
+    return sorted(DETECTORS.names())
 
 
-def get_detector(name: str, **settings) -> BoundaryDetector:
+def get_detector(name: str, **settings: Any) -> BoundaryDetector:
     """A detector by registry name, built with `settings` (its constructor's arguments)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown detector {name!r}; choose one of {available_detectors()}")
-    module, cls = _REGISTRY[name].split(":")
-    return getattr(import_module(module), cls)(**settings)
+    return DETECTORS.get(name, **settings)
 
 
-__all__ = ["Boundaries", "BoundaryDetector", "Segment", "available_detectors", "get_detector"]
+__all__ = ["DETECTORS", "Boundaries", "BoundaryDetector", "Segment", "available_detectors",
+           "get_detector"]

@@ -1,10 +1,12 @@
-"""The `Boundaries` value, `Segment`, and the `BoundaryDetector` protocol."""
+"""The `Boundaries` value, `Segment`, and the `BoundaryDetector` base class."""
 
 from __future__ import annotations
 
+import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -36,6 +38,14 @@ class Boundaries:
     start: float
     end: float
 
+    @classmethod
+    def none(cls, features: Features) -> Boundaries:
+        """No boundary over the span of `features` (what a too-short video gets)."""
+        start = float(features.starts[0]) if len(features) else 0.0
+        end = float(features.ends[-1]) if len(features) else 0.0
+        return cls(np.zeros(0), np.zeros(0), np.zeros(len(features)),
+                   features.times.astype(np.float64), start, end)
+
     def segments(self) -> list[Segment]:
         """The clips between consecutive boundaries, covering [start, end)."""
         edges = [self.start, *[float(t) for t in self.times], self.end]
@@ -53,12 +63,35 @@ class Boundaries:
         return replace(self, times=t[ok], scores=np.asarray(self.scores)[ok])
 
 
-@runtime_checkable
-class BoundaryDetector(Protocol):
-    """scikit-learn style: `fit` on a corpus of features, then `detect` on one video."""
+class BoundaryDetector(ABC):
+    """scikit-learn / ruptures style: `fit` on a corpus of features, then `detect` on one video.
 
-    name: str
+    Every setting is an explicit keyword argument of `__init__`, kept under the same name
+    (the ruptures convention), so `get_params` can report what a detector ran with.
+    `min_windows` is the fewest windows a detector needs; with fewer, `detect` returns no
+    boundary, the same way for every detector.
+    """
 
-    def fit(self, corpus: Iterable[Features]) -> BoundaryDetector: ...
+    name: ClassVar[str]
+    min_windows: ClassVar[int] = 2
 
-    def detect(self, features: Features) -> Boundaries: ...
+    def fit(self, corpus: Iterable[Features]) -> Self:
+        """Learn from a corpus of videos' features; nothing to learn by default."""
+        return self
+
+    def detect(self, features: Features, actions: np.ndarray | None = None) -> Boundaries:
+        """Boundaries of one video, times inside [first window start, last window end).
+        `actions`: one integer per window, read only by detectors that model actions (SBD)."""
+        if len(features) < self.min_windows:
+            return Boundaries.none(features)
+        return self._detect(features, actions)
+
+    @abstractmethod
+    def _detect(self, features: Features, actions: np.ndarray | None) -> Boundaries:
+        """`detect` for a video with at least `min_windows` windows."""
+
+    def get_params(self) -> dict[str, Any]:
+        """The `__init__` settings this detector holds, by name."""
+        names = [p for p in inspect.signature(type(self)).parameters
+                 if p not in ("args", "kwargs")]
+        return {name: getattr(self, name) for name in names}

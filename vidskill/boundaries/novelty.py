@@ -8,22 +8,21 @@ are boundaries, at least `min_len` seconds apart and from either end of the vide
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 
-from vidskill.boundaries.base import Boundaries
+from vidskill.boundaries.base import Boundaries, BoundaryDetector
 from vidskill.boundaries.peaks import pick_peaks, robust_spread, smooth
 from vidskill.encoders.base import Features
 
 
-class NoveltyDetector:
+class NoveltyDetector(BoundaryDetector):
     """Mean-feature difference before/after each step, peaks of the smoothed curve.
 
     context = 1 s and smooth = 0.2 s assume skills last a few seconds; min_len as in SBD.
     """
 
     name = "novelty"
+    min_windows = 3
 
     def __init__(self, context: float = 1.0, smooth: float = 0.2, k: float = 3.5,
                  min_len: float = 1.0):
@@ -33,10 +32,6 @@ class NoveltyDetector:
         self.smooth = float(smooth)
         self.k = float(k)
         self.min_len = float(min_len)
-
-    def fit(self, corpus: Iterable[Features]) -> NoveltyDetector:
-        """Nothing to learn: the baseline is unsupervised and per video."""
-        return self
 
     def signal(self, features: Features) -> np.ndarray:
         """Cosine distance between the mean features before and after each window start."""
@@ -55,13 +50,10 @@ class NoveltyDetector:
         dist[(t - lo) == 0] = 0.0
         return smooth(dist, self.smooth / max(hop, 1e-9))
 
-    def detect(self, features: Features) -> Boundaries:
+    def _detect(self, features: Features, actions: np.ndarray | None) -> Boundaries:
         """Peaks of the novelty curve; confidence = peak height relative to the threshold."""
         times = features.times.astype(np.float64)
-        start = float(features.starts[0]) if len(features) else 0.0
-        end = float(features.ends[-1]) if len(features) else 0.0
-        if len(features) < 3:
-            return Boundaries(np.zeros(0), np.zeros(0), np.zeros(len(features)), times, start, end)
+        start, end = float(features.starts[0]), float(features.ends[-1])
         sig = self.signal(features)
         cut = np.concatenate([[times[0]], (times[1:] + times[:-1]) / 2])
         threshold = float(np.median(sig)) + self.k * robust_spread(sig)

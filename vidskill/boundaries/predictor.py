@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidskill._torch import pick_device
 from vidskill.boundaries.peaks import step_noise
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
-from vidskill.weights import card_paths
+from vidskill.weights import card_path, card_paths, save_weights
 
 log = logging.getLogger(__name__)
 
@@ -222,48 +223,28 @@ class TrainedPredictor:
         return PredictionErrors(self.model, features.data, actions)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write `<path>` (state_dict) and `<path>.json` (card) atomically; return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, tmp)
-        os.replace(tmp, path)
-        card_path = card_path_of(path)
-        tmp = card_path.with_name(card_path.name + ".tmp")
-        tmp.write_text(json.dumps(self.card, indent=1) + "\n")
-        os.replace(tmp, card_path)
-        return path
-
-
-def card_path_of(weights: Path) -> Path:
-    """The card beside a weights file: models/predictor-demo.pt -> predictor-demo.json."""
-    return weights.with_suffix(".json")
+        """Write `<path>` (state_dict) and its card beside it atomically; return the path."""
+        return save_weights(path, self.model.state_dict(), self.card)
 
 
 def load_predictor(path: str | os.PathLike, device: str | None = None) -> TrainedPredictor:
     """Load weights (weights_only=True, never pickled code) and the card beside them."""
     path = Path(path)
-    card_path = card_path_of(path)
-    if not path.is_file() or not card_path.is_file():
+    card_file = card_path(path)
+    if not path.is_file() or not card_file.is_file():
         raise WeightsNotFoundError(
-            f"predictor weights {path} or card {card_path} missing; train one with "
+            f"predictor weights {path} or card {card_file} missing; train one with "
             "`vidskill train-predictor VIDEOS --out models/predictor.pt` or pass its path"
         )
-    card = json.loads(card_path.read_text())
+    card = json.loads(card_file.read_text())
     try:
         config = PredictorConfig(**card["config"])
     except (KeyError, TypeError) as e:
-        raise ConfigError(f"{card_path} has no valid 'config' entry ({e}); re-train") from e
+        raise ConfigError(f"{card_file} has no valid 'config' entry ({e}); re-train") from e
     model = FeaturePredictor(config)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     model.eval()
-    return TrainedPredictor(model.to(_device(device)), card)
-
-
-def _device(device: str | None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return TrainedPredictor(model.to(pick_device(device)), card)
 
 
 def train_predictor(
@@ -290,7 +271,7 @@ def train_predictor(
     videos = [videos[i] for i in keep]
     acts = None if acts is None else [acts[i] for i in keep]
     n_actions = 0 if acts is None else int(max(a.max() for a in acts)) + 1
-    device = _device(s.device)
+    device = pick_device(s.device)
     gen = torch.Generator().manual_seed(s.seed)
     torch.manual_seed(s.seed)
     model = FeaturePredictor(PredictorConfig(videos[0].dim, s.hidden, n_actions, horizon))

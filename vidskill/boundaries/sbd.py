@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidskill.boundaries.base import Boundaries
+from vidskill.boundaries.base import Boundaries, BoundaryDetector
 from vidskill.boundaries.bursts import Change, ChangeTest, ErrorBursts, keep_apart
 from vidskill.boundaries.peaks import step_noise
 from vidskill.boundaries.predictor import (
@@ -20,24 +20,27 @@ from vidskill.boundaries.predictor import (
 )
 from vidskill.boundaries.rule import sbd_rule
 from vidskill.encoders.base import Features
-from vidskill.errors import ConfigError
-
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-# The shipped predictor for each encoder, trained on the demo corpus (README: Model weights).
-SHIPPED_PREDICTORS = {"flow-hof": "predictor-demo.pt", "skill-tcn": "predictor-skill-tcn-demo.pt"}
+from vidskill.errors import ConfigError, WeightsNotFoundError
+from vidskill.weights import find_weights, missing_message, registry
 
 
 def shipped_predictor(encoder: str) -> Path:
-    """The shipped predictor file for features of `encoder`."""
-    if encoder not in SHIPPED_PREDICTORS:
+    """The shipped predictor file for features of `encoder` (models/registry.toml entries
+    with `features = encoder`, trained on the demo corpus; README: Model weights)."""
+    shipped = {e.features: e for e in registry().values() if e.features}
+    if encoder not in shipped:
         raise ConfigError(
             f"no SBD predictor is shipped for {encoder!r} features (only for "
-            f"{', '.join(sorted(SHIPPED_PREDICTORS))}); train one with `vidskill train-predictor "
+            f"{', '.join(sorted(shipped))}); train one with `vidskill train-predictor "
             f"--encoder {encoder} VIDEOS --out P.pt` and pass predictor=P.pt (--predictor)")
-    return MODELS_DIR / SHIPPED_PREDICTORS[encoder]
+    entry = shipped[encoder]
+    path = find_weights(entry.name)
+    if path is None:
+        raise WeightsNotFoundError(missing_message(entry))
+    return path
 
 
-class PredictionErrorDetector:
+class PredictionErrorDetector(BoundaryDetector):
     """Skill Boundary Detection: the published rule over a learned predictor's errors
     proposes boundaries; each burst of error is one candidate, kept when the features
     after it have moved away from what the segment before predicts (see `bursts`).
@@ -103,6 +106,7 @@ class PredictionErrorDetector:
         self.calibration = calibration
         self.train = train
         self.device = device
+        self.predictor = predictor
         self._predictor = predictor if isinstance(predictor, TrainedPredictor) else None
         self._predictor_path = None if isinstance(predictor, TrainedPredictor) else predictor
         self.corpus_spread_: float | None = None
@@ -153,13 +157,9 @@ class PredictionErrorDetector:
             spread = step_noise([errors])
         return max(self.k * float(spread), self.min_gap, 1e-6)
 
-    def detect(self, features: Features, actions: np.ndarray | None = None) -> Boundaries:
+    def _detect(self, features: Features, actions: np.ndarray | None) -> Boundaries:
         """Boundaries of one video; `signal` is the per-window error the rule saw."""
-        start = float(features.starts[0]) if len(features) else 0.0
-        end = float(features.ends[-1]) if len(features) else 0.0
-        if len(features) < 2:
-            return Boundaries(np.zeros(0), np.zeros(0), np.zeros(len(features)),
-                              features.times.astype(np.float64), start, end)
+        start, end = float(features.starts[0]), float(features.ends[-1])
         predictor = self.predictor_for(features.encoder)
         stream = predictor.errors(features, actions)
         raw, miss = stream.unreset()  # for calibration and placement

@@ -1,13 +1,16 @@
-"""The `Features` value and the `Encoder` protocol every encoder implements."""
+"""The `Features` value and the `Encoder` base class: the whole contract of an encoder."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import ClassVar
 
 import numpy as np
 
+from vidskill.encoders.windows import Windows
 from vidskill.errors import DimensionMismatchError, VidskillError
+from vidskill.flow import Flow, FlowEstimator
 from vidskill.video import Frames
 
 
@@ -34,6 +37,13 @@ class Features:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    @classmethod
+    def empty(cls, dim: int, encoder: str, settings: dict | None = None,
+              source: str = "") -> Features:
+        """No windows at all (a video shorter than one window, or than two frames)."""
+        return cls(np.zeros((0, dim), np.float32), np.zeros(0), np.zeros(0), encoder,
+                   dict(settings or {}), source)
 
     @property
     def dim(self) -> int:
@@ -62,11 +72,45 @@ class Features:
             )
 
 
-@runtime_checkable
-class Encoder(Protocol):
-    """Turns frames into per-window features. `name` is the registry key."""
+class Encoder(ABC):
+    """Turns frames into per-window features. This is everything the streaming code, the
+    store and the executors rely on, so a new encoder is one subclass and one registry line.
 
-    name: str
+    name: the registry key. dim: the feature size. windows: window length and stride (s).
+    context: seconds of video either side of a window that its feature also depends on (a
+    temporal network's receptive field; chunked encoding overlaps chunks by it). flow: the
+    optical-flow estimator of an encoder that reads flow (encoders with equal flow settings
+    share one flow computation), None for one that reads pixels. classes: the class names
+    when the features are class posteriors (segments are then named by class), else None.
+    gpu_model: whether it runs a network worth a GPU (the Ray engine gives it one).
+    """
+
+    name: ClassVar[str]
+    gpu_model: ClassVar[bool] = False
     dim: int
+    windows: Windows
+    context: float = 0.0
+    flow: FlowEstimator | None = None
+    classes: list[str] | None = None
 
-    def encode(self, frames: Frames) -> Features: ...
+    @property
+    @abstractmethod
+    def settings(self) -> dict:
+        """Everything that changes the output (keys the feature cache and the store)."""
+
+    @abstractmethod
+    def encode(self, frames: Frames, origin: float | None = None,
+               flow: Flow | None = None) -> Features:
+        """Features of every window of `frames`; windows start at origin + k * stride
+        (default origin: the first timestamp); `flow` is these frames' flow when the caller
+        already has it (flow encoders only)."""
+
+    def empty(self, source: str = "") -> Features:
+        """Features with no window, of this encoder's dimension and settings."""
+        return Features.empty(self.dim, self.name, self.settings, source)
+
+    def tune_batches(self, raft_pairs: int, frames: int, fps: float) -> None:
+        """Set GPU batch sizes (RAFT pairs, frames per batch of clips) from the memory free;
+        they never change the features. Default: only the flow estimator's."""
+        if self.flow is not None:
+            self.flow.tune_batch(raft_pairs)

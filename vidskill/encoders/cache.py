@@ -2,7 +2,7 @@
 
 Layout: <root>/<hash[:2]>/<hash>/<encoder>-<settings digest>.npy (N,D float32), .times.npy
 (N,2 window start/end) and .json (settings, dim, source). Arrays load with
-allow_pickle=False; writes are atomic (temporary name, then rename). Other settings mean
+allow_pickle=False; writes are atomic (vidskill._files). Other settings mean
 another file (a miss); a file whose dimension disagrees with the encoder raises
 DimensionMismatchError instead of returning wrong features.
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from vidskill._files import save_array, write_json
 from vidskill.encoders.base import Features
 from vidskill.errors import DimensionMismatchError
 
@@ -57,19 +57,6 @@ def _canonical(settings: dict) -> dict:
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
 
-def _atomic_save(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class FeatureCache:
     """Features on disk keyed by video content, encoder name and settings."""
 
@@ -108,10 +95,10 @@ class FeatureCache:
         base = self._base(video_hash, features.encoder, settings)
         base.parent.mkdir(parents=True, exist_ok=True)
         times = np.stack([features.starts, features.ends], axis=1).astype(np.float64)
-        _atomic_save(base.with_suffix(".npy"), lambda f: np.save(f, features.data))
-        _atomic_save(base.with_suffix(".times.npy"), lambda f: np.save(f, times))
+        save_array(base.with_suffix(".npy"), features.data)
+        save_array(base.with_suffix(".times.npy"), times)
         meta = {"encoder": features.encoder, "settings": _canonical(settings),
                 "dim": features.dim, "n": len(features), "source": features.source,
                 "video_hash": video_hash}
-        _atomic_save(base.with_suffix(".json"), lambda f: f.write(json.dumps(meta).encode()))
+        write_json(base.with_suffix(".json"), meta, indent=None)
         return base.with_suffix(".npy")

@@ -8,12 +8,12 @@ features do not depend on the frame rate or the resolution the video was decoded
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
 
-from vidskill.encoders.base import Features, TooShortError
+from vidskill.encoders.base import Encoder, Features, TooShortError
 from vidskill.encoders.windows import Windows
 from vidskill.flow import Flow, FlowEstimator, get_flow
 from vidskill.video import Frames
@@ -39,11 +39,10 @@ def make_flow(flow: FlowEstimator | str | dict) -> FlowEstimator:
     return flow
 
 
-class FlowEncoder(ABC):
+class FlowEncoder(Encoder):
     """Per-window features from optical flow; subclasses say how to describe and pool pairs."""
 
-    name: str
-    dim: int
+    flow: FlowEstimator
     needs_images = False   # True: `prepare(flow, images)` also gets each pair's first frame
 
     def __init__(self, window: float, stride: float, flow: FlowEstimator | str | dict = "dis"):
@@ -53,9 +52,8 @@ class FlowEncoder(ABC):
     @property
     def settings(self) -> dict:
         """Everything that changes the output: keys the feature cache."""
-        flow_settings = getattr(self.flow, "settings", {"method": self.flow.name})
         return {"window": self.windows.length, "stride": self.windows.stride,
-                "flow": flow_settings, **self.params()}
+                "flow": self.flow.settings, **self.params()}
 
     @abstractmethod
     def params(self) -> dict:

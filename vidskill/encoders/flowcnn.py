@@ -33,6 +33,7 @@ from vidskill.weights import (
     find_weights,
     load_state_dict,
     models_dir,
+    save_weights,
 )
 
 log = logging.getLogger(__name__)
@@ -219,8 +220,6 @@ def train_flow_cnn(
         curve.append(float(np.mean(losses)))
         log.info("flow-cnn epoch %d/%d loss %.4f", epoch + 1, epochs, curve[-1])
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(net.eval().state_dict(), out)
     card = {
         "model": "flow-cnn", "weights": out.name, "arch": arch,
         "objective": "temporal InfoNCE (positives: same video within positive_seconds), "
@@ -229,8 +228,7 @@ def train_flow_cnn(
         "settings": {"epochs": epochs, "fps": fps, "size": size, "window": window,
                      "stride": stride, "positive_seconds": positive_seconds,
                      "batch_size": batch_size, "temperature": temperature, "lr": lr,
-                     "seed": seed, "flow": getattr(estimator, "settings", estimator.name)},
+                     "seed": seed, "flow": estimator.settings},
         "loss_curve": curve, "train_seconds": round(time.perf_counter() - t0, 1),
     }
-    card_path(out).write_text(json.dumps(card, indent=2))
-    return out
+    return save_weights(out, net.eval().state_dict(), card)

@@ -43,6 +43,7 @@ from vidskill.weights import (
     card_paths,
     find_weights,
     load_state_dict,
+    save_weights,
 )
 
 log = logging.getLogger(__name__)
@@ -303,10 +304,6 @@ def train_skill_tcn(
             curve.append(round(float(np.mean(losses)), 4))
             losses = []
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(net.eval().state_dict(), tmp)
-    os.replace(tmp, out)
     card = {
         "model": "skill-tcn", "weights": out.name, "classes": classes,
         "objective": "per-pair cross-entropy on labelled segments; mirror and ±20 degree roll "
@@ -317,11 +314,11 @@ def train_skill_tcn(
                  "labelled_pairs": int(sum((y >= 0).sum() for y in ys))},
         "settings": {"steps": steps, "fps": fps, "size": size, "crop": crop,
                      "batch_size": batch_size, "lr": lr, "seed": seed,
-                     "flow": getattr(estimator, "settings", estimator.name)},
+                     "flow": estimator.settings},
         "loss_curve": curve, "loss_unit": "nats per labelled pair, mean of 100 steps",
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
-    card_path(out).write_text(json.dumps(card, indent=1) + "\n")
+    save_weights(out, net.eval().state_dict(), card)
     log.info("skill-tcn: %d classes, %d pairs, final loss %s", len(classes), len(allx),
              curve[-1:] or "-")
     return out

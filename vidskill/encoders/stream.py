@@ -19,22 +19,17 @@ import numpy as np
 
 from vidskill.encoders.base import Encoder, Features
 from vidskill.encoders.cache import FeatureCache, content_hash
-from vidskill.encoders.flowbase import FlowEncoder
+from vidskill.encoders.registry import get_encoder
 from vidskill.flow import Flow, FlowEstimator
 from vidskill.video import Frames, VideoReader, open_video
 
 
 def _resolve(encoder: Encoder | str) -> Encoder:
-    if isinstance(encoder, str):
-        from vidskill.encoders import get_encoder
-
-        return get_encoder(encoder)
-    return encoder
+    return get_encoder(encoder) if isinstance(encoder, str) else encoder
 
 
 def _cache_settings(encoder: Encoder, reader: VideoReader) -> dict:
-    return {"encoder": getattr(encoder, "settings", {}), "fps": reader.fps,
-            "size": list(reader.size)}
+    return {"encoder": encoder.settings, "fps": reader.fps, "size": list(reader.size)}
 
 
 def encode_video_multi(
@@ -89,19 +84,9 @@ def encode_video(
                               chunk_seconds=chunk_seconds, cache=cache)[0]
 
 
-def _window_length(encoder: Encoder) -> float:
-    return float(getattr(getattr(encoder, "windows", None), "length", 0.0))
-
-
-def _context(encoder: Encoder) -> float:
-    """Seconds either side of a window that its feature also depends on (0 for most)."""
-    return float(getattr(encoder, "context", 0.0))
-
-
 def _flow_key(encoder: Encoder) -> str | None:
-    if not isinstance(encoder, FlowEncoder):
-        return None
-    return json.dumps(getattr(encoder.flow, "settings", encoder.flow.name), sort_keys=True)
+    """Encoders with equal keys share one flow computation; None: the encoder reads pixels."""
+    return None if encoder.flow is None else json.dumps(encoder.flow.settings, sort_keys=True)
 
 
 def _tail(flow: Flow, pairs: int) -> Flow:
@@ -133,7 +118,7 @@ def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) 
 def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: float
                    ) -> list[Features]:
     rate = reader.fps or reader.info.native_fps or 1.0
-    longest = max(_window_length(e) + 2 * _context(e) for e in encs)
+    longest = max(e.windows.length + 2 * e.context for e in encs)
     overlap = longest + 2.0 / rate
     chunk_seconds = max(chunk_seconds, 2 * overlap)
     ts = reader.timestamps
@@ -150,15 +135,10 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
         shared: dict[str, Flow] = {}
         for k, enc in enumerate(encs):
             key = _flow_key(enc)
-            if key is not None:
-                if key not in shared:
-                    shared[key] = _chunk_flow(enc.flow, chunk, previous.get(key))
-                feats = enc.encode(chunk, origin=origin, flow=shared[key])
-            elif hasattr(enc, "windows"):
-                feats = enc.encode(chunk, origin=origin)
-            else:
-                feats = enc.encode(chunk)
-            length, context = _window_length(enc), _context(enc)
+            if key is not None and key not in shared:
+                shared[key] = _chunk_flow(enc.flow, chunk, previous.get(key))
+            feats = enc.encode(chunk, origin=origin, flow=shared.get(key))
+            length, context = enc.windows.length, enc.context
             tol = 0.25 / rate
             keep = feats.starts > last_start[k] + tol
             if not single:
@@ -174,8 +154,7 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
     out = []
     for enc, chunks in zip(encs, parts, strict=True):
         if not chunks:
-            out.append(Features(np.zeros((0, enc.dim), np.float32), np.zeros(0), np.zeros(0),
-                                enc.name, getattr(enc, "settings", {}), reader.source))
+            out.append(enc.empty(reader.source))
             continue
         out.append(Features(np.concatenate([c.data for c in chunks]),
                             np.concatenate([c.starts for c in chunks]),

@@ -13,18 +13,18 @@ import os
 
 import numpy as np
 
-from vidskill.encoders.base import Features, TooShortError
+from vidskill._torch import pick_device
+from vidskill.encoders.base import Encoder, Features, TooShortError
 from vidskill.encoders.windows import Windows
-from vidskill.flow import torch_device
+from vidskill.flow import Flow
 from vidskill.video import Frames
 from vidskill.weights import DEFAULT, apply_state_dict, load_state_dict, model_entry
 
 
-class TorchvisionVideoEncoder:
+class TorchvisionVideoEncoder(Encoder):
     """Base of the torchvision video encoders; subclasses name the model and its feature size."""
 
-    name: str
-    dim: int
+    gpu_model = True
     clip_len: int = 16
 
     def __init__(self, weights: str | os.PathLike | None = DEFAULT, window: float = 1.6,
@@ -39,7 +39,7 @@ class TorchvisionVideoEncoder:
         if state is not None:
             apply_state_dict(net, state, self.name, weights)
         self._drop_head(net, torch.nn.Identity())
-        self.device = torch_device(device)
+        self.device = pick_device(device)
         self.net = net.eval().to(self.device)
         self.transform = self.weights_enum.transforms()
         self.windows = Windows(float(window), float(stride))
@@ -57,8 +57,14 @@ class TorchvisionVideoEncoder:
         return {"window": self.windows.length, "stride": self.windows.stride,
                 "clip_len": self.clip_len, "random_weights": self.random_weights}
 
-    def encode(self, frames: Frames, origin: float | None = None) -> Features:
-        """Features of every window of `frames` (origin: first window start)."""
+    def tune_batches(self, raft_pairs: int, frames: int, fps: float) -> None:
+        """Clips per batch: as many whole clips of one window as `frames` allows."""
+        self.batch_size = max(1, frames // max(1, round(self.windows.length * fps)))
+
+    def encode(self, frames: Frames, origin: float | None = None,
+               flow: Flow | None = None) -> Features:
+        """Features of every window of `frames` (origin: first window start; `flow` unused:
+        these models read pixels)."""
         if len(frames) < 2:
             raise TooShortError(f"{self.name} needs at least 2 frames, got {len(frames)}")
         ts = np.asarray(frames.timestamps, np.float64)

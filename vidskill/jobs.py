@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from vidskill.errors import ConfigError
-from vidskill.select import DEFAULT_METHOD, METHODS
+from vidskill.ingest import ENGINES, IngestSettings
+from vidskill.ingest.manifest import KINDS
+from vidskill.select.choose import DEFAULT_SIMILARITY, DEFAULT_TEXT, DEFAULT_VIDEO_ENCODER
+from vidskill.select.fusion import DEFAULT_METHOD, METHODS
+from vidskill.select.similarity import SIMILARITIES
+from vidskill.select.text import TEXT_SCORERS
+from vidskill.select.video_scores import DEFAULT_K
+from vidskill.store import POOLINGS
 
 PATH = "path"  # a str resolved against the folder it was given relative to
 ANY_TABLE = "table"  # free-form options handed on as they are (encoder or detector settings)
@@ -35,27 +42,30 @@ class Key:
     required: bool = False
 
 
+DEFAULTS = IngestSettings()  # a job file names what differs from `vidskill ingest`'s defaults
+
 INGEST: dict[str, Any] = {
     "job": Key(str, choices=("ingest",), required=True),
     "store": Key(PATH, required=True),
     "sources": {
         "root": Key(PATH, "."),
-        "entries": Key({"path": Key(str), "kind": Key(str, "long", ("long", "clip", "template")),
+        "entries": Key({"path": Key(str), "kind": Key(str, "long", KINDS),
                         "label": Key(str), "domain": Key(str), "label_from": Key(str)}),
     },
     "settings": {
-        "encoders": Key(list, ["flow-hof"]),
-        "encoder_settings": Key(ANY_TABLE, {}),
-        "fps": Key(float, 10.0),
-        "size": Key(int, 160),
-        "pooling": Key(str, "mean", ("mean", "mean+max")),
-        "segment": Key(bool, True),
-        "chunk_seconds": Key(float, 10.0),
+        "encoders": Key(list, list(DEFAULTS.encoders)),
+        "encoder_settings": Key(ANY_TABLE, DEFAULTS.encoder_settings),
+        "fps": Key(float, DEFAULTS.fps),
+        "size": Key(int, DEFAULTS.size),
+        "pooling": Key(str, DEFAULTS.pooling, POOLINGS),
+        "segment": Key(bool, DEFAULTS.segment),
+        "chunk_seconds": Key(float, DEFAULTS.chunk_seconds),
     },
-    "detector": {"name": Key(str, "novelty"), "settings": Key(ANY_TABLE, {})},
+    "detector": {"name": Key(str, DEFAULTS.detector),
+                 "settings": Key(ANY_TABLE, DEFAULTS.detector_settings)},
     "index": {"factory": Key(str, "auto")},
     "engine": {
-        "name": Key(str, "local", ("local", "ray")),
+        "name": Key(str, "local", ENGINES),
         "workers": Key(int, 0),
         "address": Key(str, ""),
         "gpus": Key(float, -1.0),
@@ -83,10 +93,10 @@ SELECT: dict[str, Any] = {
     "label": Key(str, ""),
     "query": Key(PATH),
     "method": Key(str, DEFAULT_METHOD, METHODS),
-    "encoder": Key(str, "flow-motion"),
-    "similarity": Key(str, "cosine", ("cosine", "dtw")),
-    "text": Key(str, "llm", ("llm", "embedding", "lexical")),
-    "k": Key(int, 3),
+    "encoder": Key(str, DEFAULT_VIDEO_ENCODER),
+    "similarity": Key(str, DEFAULT_SIMILARITY, tuple(SIMILARITIES)),
+    "text": Key(str, DEFAULT_TEXT, tuple(TEXT_SCORERS.names())),
+    "k": Key(int, DEFAULT_K),
     "cache": Key(PATH),
 }
 
@@ -207,7 +217,7 @@ def _require(value: Any, file: Path, key: str) -> Any:
 
 def _sources(config: dict, file: Path) -> list:
     """The `sources` entries as `Source`s, labels taken from file names by `label_from`."""
-    from vidskill.manifest import resolve_sources
+    from vidskill.ingest.manifest import resolve_sources
 
     root = Path(config["root"])
     if not config["entries"]:
@@ -236,7 +246,7 @@ def _sources(config: dict, file: Path) -> list:
 
 
 def _ingest(config: dict, file: Path):
-    from vidskill.pipeline import IngestSettings, ingest, make_executor
+    from vidskill.ingest import ingest, make_executor
 
     s, engine = config["settings"], config["engine"]
     settings = IngestSettings(
@@ -257,7 +267,7 @@ def _ingest(config: dict, file: Path):
 def _query(config: dict, file: Path):
     import numpy as np
 
-    from vidskill.pipeline import query_features
+    from vidskill.ingest import query_features
     from vidskill.store import ClipStore
 
     q = config["query"]
@@ -280,7 +290,7 @@ def _query(config: dict, file: Path):
 
 
 def _select(config: dict, file: Path):
-    from vidskill.choose import choose
+    from vidskill.select.choose import choose
 
     if (config["human"] is None) == (config["store"] is None):
         raise ConfigError(f"{file}: give exactly one of 'human' (a folder of clips of the "

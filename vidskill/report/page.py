@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vidskill._files import replacing, write_text
 from vidskill.video import VideoError, open_video
 
 
@@ -79,9 +80,8 @@ def thumbnail(path: str | os.PathLike, t: float, height: int = 72) -> np.ndarray
 
 
 def _save_png(image: np.ndarray, path: Path) -> str:
-    tmp = path.with_suffix(".tmp.png")
-    cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return path.name
 
 
@@ -101,10 +101,9 @@ def _plot_signal(view: SegmentationView, path: Path) -> str:
     ax.set_ylabel("error")
     ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, format="png")
+    with replacing(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path.name
 
 
@@ -173,8 +172,4 @@ def write_report(report: Report, out_dir: str | os.PathLike) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(report.title)}"
         f"</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
     )
-    index = out / "index.html"
-    tmp = out / ".index.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, index)
-    return index
+    return write_text(out / "index.html", page)

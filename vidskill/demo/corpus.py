@@ -44,6 +44,8 @@ import cv2
 import numpy as np
 import tomli_w
 
+from vidskill._files import replacing, write_json, write_text
+
 log = logging.getLogger(__name__)
 
 SYNTH_VERSION = 2
@@ -216,6 +218,10 @@ class Corpus:
             if (domain is None or v.domain == domain) and (kind is None or v.kind == kind)
             and (split is None or v.split == split) and (label is None or v.label == label)
         ]
+
+    def human_clips(self, skill: str) -> list[Path]:
+        """The labelled single-skill human clips of `skill` (a `LabelledCorpus`)."""
+        return [v.path for v in self.select(domain="human", kind="clip", label=skill)]
 
     def boundaries(self, video: VideoTruth | str | os.PathLike) -> tuple[float, ...]:
         """Ground-truth boundary times (s) of a video given as value or path."""
@@ -609,20 +615,18 @@ def _camera_jitter(rng: np.random.Generator, n: int, fps: float, w: int) -> np.n
 
 def _write(path: Path, frames: Iterator[np.ndarray], fps: float, size: tuple[int, int]) -> int:
     """Encode BGR frames as MPEG-4 part 2 ('mp4v') at `path` atomically; returns the count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.part{path.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
-    if not writer.isOpened():
-        raise OSError(f"{path}: OpenCV cannot open an 'mp4v' writer here; check the folder "
-                      "is writable and OpenCV was built with FFmpeg")
     n = 0
-    try:
-        for frame in frames:
-            writer.write(frame)
-            n += 1
-    finally:
-        writer.release()
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
+        if not writer.isOpened():
+            raise OSError(f"{path}: OpenCV cannot open an 'mp4v' writer here; check the folder "
+                          "is writable and OpenCV was built with FFmpeg")
+        try:
+            for frame in frames:
+                writer.write(frame)
+                n += 1
+        finally:
+            writer.release()
     return n
 
 
@@ -728,13 +732,6 @@ def _render_single(path: Path, rng: np.random.Generator, domain: str, label: str
     return VideoTruth(path, domain, kind, "-", fps, n / fps, (seg,), truth_label, template)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically."""
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 def write_long_video(path: str | os.PathLike, minutes: float, fps: float = 10.0,
                      size: tuple[int, int] = (160, 120), seed: int = 0) -> VideoTruth:
     """Write a long human video of chained skills (any number, not 3-8) and its JSON beside it.
@@ -747,7 +744,7 @@ def write_long_video(path: str | os.PathLike, minutes: float, fps: float = 10.0,
     total = max(1, int(round(minutes * 60 * fps)))
     truth = _render_chain(path, rng, _plan_chain(rng, fps, None, total), fps, tuple(size),
                           "-")
-    _write_json(path.with_suffix(".json"), truth.to_dict(path.parent))
+    write_json(path.with_suffix(".json"), truth.to_dict(path.parent))
     return truth
 
 
@@ -806,7 +803,7 @@ def generate_corpus(
         plan = _plan_chain(rng, fps, int(rng.integers(CHAIN[0], CHAIN[1] + 1)), None)
         path = root / "human" / f"long_{i:03d}.mp4"
         truth = _render_chain(path, rng, plan, fps, size, split)
-        _write_json(path.with_suffix(".json"), truth.to_dict(path.parent))
+        write_json(path.with_suffix(".json"), truth.to_dict(path.parent))
         videos.append(truth)
     for s, label in enumerate(SKILLS):
         for j in range(clips_per_skill):
@@ -829,10 +826,8 @@ def generate_corpus(
                 template=t.name))
             template_videos[t.name].append(f"robot/{name}.mp4")
     templates_file = root / "templates.toml"
-    tmp = root / ".templates.toml.part"
-    tmp.write_text(tomli_w.dumps(_templates_toml(template_videos)))
-    os.replace(tmp, templates_file)
-    _write_json(index, {
+    write_text(templates_file, tomli_w.dumps(_templates_toml(template_videos)))
+    write_json(index, {
         "settings": settings, "skills": list(SKILLS), "tasks": SKILL_TASKS,
         "templates_file": "templates.toml", "correct_template": CORRECT_TEMPLATE,
         "videos": [v.to_dict(root) for v in videos],
@@ -848,7 +843,7 @@ def load_corpus(root: str | os.PathLike) -> Corpus:
     index = root / "corpus.json"
     if not index.exists():
         raise FileNotFoundError(f"{index} does not exist; create the corpus with "
-                                f"`vidskill synth {root}` or vidskill.synth.generate_corpus")
+                                f"`vidskill synth {root}` or vidskill.demo.corpus.generate_corpus")
     data = json.loads(index.read_text())
     return Corpus(
         root=root, skills=tuple(data["skills"]),

@@ -1,4 +1,6 @@
-"""Segment one video end to end: stream its features, detect boundaries, list the segments.
+"""Segment a video end to end: stream its features, detect boundaries, list the segments.
+
+`segment(path)` is the library's one-call entry point (as `scenedetect.detect` is).
 
 Frames are decoded chunk by chunk by the encoder's streaming helper, so memory holds one
 chunk of frames and the (small) features of the whole video, whatever its length.
@@ -8,18 +10,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
+from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import BoundaryDetector, Segment
-from vidskill.boundaries.scenelist import SegmentList
+from vidskill.boundaries.io import SegmentList
 from vidskill.encoders import TooShortError, encode_video, get_encoder
 from vidskill.encoders.base import Encoder, Features
+from vidskill.errors import ConfigError
 from vidskill.video import open_video
 
 # Segmenting needs finer steps than retrieval: a boundary is no more precise than the window
 # stride, so windows of 1 s start every 0.1 s (10 windows per second of video).
 SEGMENT_ENCODER = ("flow-hof", {"window": 1.0, "stride": 0.1})
+SEGMENT_DETECTOR = "sbd"
 
 
 def segment_encoder(name: str = SEGMENT_ENCODER[0], **settings) -> Encoder:
@@ -35,8 +41,7 @@ def video_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_E
     try:
         return encode_video(source, enc, fps=fps, cache=cache)
     except TooShortError:
-        return Features(np.zeros((0, enc.dim), np.float32), np.zeros(0), np.zeros(0), enc.name,
-                        getattr(enc, "settings", {}), str(source))
+        return enc.empty(str(source))
 
 
 def segment_video(
@@ -57,14 +62,33 @@ def segment_video(
     inside = (boundaries.times > start) & (boundaries.times < end)
     boundaries = replace(boundaries, times=boundaries.times[inside],
                          scores=boundaries.scores[inside], start=start, end=end)
-    settings = {k: v for k, v in vars(detector).items()
-                if not k.startswith("_") and isinstance(v, (int, float, str, bool, type(None)))}
+    settings = {k: v for k, v in detector.get_params().items()
+                if isinstance(v, (int, float, str, bool, type(None)))}
     segments = boundaries.segments()
-    if getattr(enc, "classes", None):
+    if enc.classes:
         segments = name_segments(segments, features, enc.classes)
     return SegmentList(tuple(segments), info.duration, info.native_fps, start,
                        str(source), detector.name, {"encoder": features.encoder, "fps": fps,
                                                     **settings})
+
+
+def segment(
+    source: str | os.PathLike,
+    detector: BoundaryDetector | str = SEGMENT_DETECTOR,
+    encoder: Encoder | str = SEGMENT_ENCODER[0],
+    *,
+    fps: float = 10.0,
+    cache: str | os.PathLike | None = None,
+    **settings: Any,
+) -> SegmentList:
+    """The segments of a video in one call: `detector` is a detector or a registry name built
+    with `settings`; `encoder` an encoder or a name (with the segmenting defaults)."""
+    if isinstance(detector, str):
+        detector = get_detector(detector, **settings)
+    elif settings:
+        raise ConfigError(f"settings {sorted(settings)} are for a detector given by name; "
+                          "this one is already built")
+    return segment_video(source, detector, encoder, fps, cache)
 
 
 def name_segments(segments: list[Segment], features: Features, classes: list[str]

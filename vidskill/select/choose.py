@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
+from vidskill._files import user_cache_dir
 from vidskill.errors import ConfigError
-from vidskill.select import DEFAULT_METHOD, TEXT, Ranking, TemplateSelector, method_rule
-from vidskill.store import ClipStore
-from vidskill.templates import load_templates
-from vidskill.text import get_text_scorer
-from vidskill.video_scores import (
+from vidskill.select.fusion import DEFAULT_METHOD, TEXT, Ranking, TemplateSelector, method_rule
+from vidskill.select.templates import load_templates
+from vidskill.select.text import get_text_scorer
+from vidskill.select.video_scores import (
     DEFAULT_K,
     HumanClips,
     VideoScorer,
@@ -23,6 +22,13 @@ from vidskill.video_scores import (
     human_clips_from_folder,
     human_clips_from_store,
 )
+from vidskill.store import ClipStore
+
+# Selection's defaults, read by `vidskill select` and select jobs too: the view-robust
+# encoder (robot and human video come from different cameras), mean-pooled cosine, the LLM.
+DEFAULT_VIDEO_ENCODER = "flow-motion"
+DEFAULT_SIMILARITY = "cosine"
+DEFAULT_TEXT = "llm"
 
 
 @dataclass(frozen=True)
@@ -42,17 +48,17 @@ def choose(
     label: str | None = None,
     query: str | os.PathLike | None = None,
     method: str = DEFAULT_METHOD,
-    encoder: str = "flow-motion",
-    similarity: str = "cosine",
-    text: str = "llm",
+    encoder: str = DEFAULT_VIDEO_ENCODER,
+    similarity: str = DEFAULT_SIMILARITY,
+    text: str = DEFAULT_TEXT,
     k: int = DEFAULT_K,
     cache: str | os.PathLike | None = None,
 ) -> Choice:
     """Rank the templates of `templates_file` for `skill` with the selector `method`.
 
-    Features go to `cache` (default: `default_cache()`), so a repeated selection is fast.
+    Features go to `cache` (default: `vidskill._files.user_cache_dir()`), so a repeated selection is fast.
     """
-    cache = default_cache() if cache is None else cache
+    cache = user_cache_dir() if cache is None else cache
     templates = load_templates(templates_file)
     rule = method_rule(method, _source(encoder, similarity), k)
     humans = None
@@ -80,11 +86,3 @@ def choose(
 def _source(encoder: str, similarity: str) -> str:
     """The score source name a `VideoScorer` with these settings reports."""
     return encoder if similarity == "cosine" else f"{encoder}:{similarity}"
-
-
-def default_cache() -> Path:
-    """The user's feature cache: $VIDSKILL_CACHE, else $XDG_CACHE_HOME (~/.cache)/vidskill."""
-    if os.environ.get("VIDSKILL_CACHE"):
-        return Path(os.environ["VIDSKILL_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vidskill" / "features"

@@ -1,19 +1,11 @@
-"""The clip library on disk: a SQLite catalog (the source of truth), feature files, and one
-FAISS inner-product index per encoder derived from the catalog.
+"""The catalog: a SQLite database that is the store's source of truth.
 
-Layout of a store folder:
-
-    catalog.sqlite                      videos (hash, status, error), segments, embeddings, settings
-    features/<video-id>/<encoder>.npy   per-window features (N, D) float32
-    features/<video-id>/<encoder>.times.npy   window [start, end) seconds (N, 2) float64
-    index-<encoder>.faiss               IndexIDMap2 over L2-normalised clip embeddings (id = segment id)
-    ingest.lock                         held (fcntl.flock) by the one process writing the store
-
-Every file is written under a temporary name, fsynced and renamed. A video's segments and
-embeddings are committed in one SQLite transaction that also marks it 'done', after its
-feature files are durable, so a killed writer leaves either all of a video or none of it.
-Indexes are never trusted: on load their id set is compared with the catalog and they are
-updated or rebuilt when they differ.
+It holds the videos (content hash, status, error, label, domain), their segments (clips)
+and each clip's embedding per encoder, the settings the store was built with, and a
+generation counter that every write bumps (indexes compare against it). Feature files live
+beside it under features/<video-id>/. One process writes at a time (`lock`); a video's
+segments and embeddings are committed in one transaction that also marks it 'done', after
+its feature files are durable, so a killed writer leaves either all of a video or none.
 """
 
 from __future__ import annotations
@@ -21,41 +13,31 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
-import math
 import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
+from vidskill._files import save_array
 from vidskill.boundaries.base import Segment
 from vidskill.encoders.base import Features
-from vidskill.errors import DimensionMismatchError, VidskillError
-
-log = logging.getLogger(__name__)
+from vidskill.errors import DimensionMismatchError
+from vidskill.store.errors import (
+    SegmentNotFoundError,
+    StoreError,
+    StoreLockedError,
+    StoreNotFoundError,
+    StoreSettingsError,
+)
+from vidskill.store.index import clip_embedding, default_factory
 
 SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 LOCK = "ingest.lock"
-POOLINGS = ("mean", "mean+max")
-# Index choice and search parameters, measured with bench/retrieval.py on 148-d flow-hof-sized
-# clustered embeddings, one query at a time on 2 busy cores: exact "Flat" took 9.3 ms p50 at
-# 100k clips, so it is used below 50k only. Above, IVF (nlist ~ 4 sqrt(n)) with nprobe 64 gave
-# recall@10 0.99 at 1M in 1.0 ms p50 and built in 93 s; HNSW32 needed efSearch 128 for 0.96
-# and 21 min to build.
-FLAT_LIMIT = 50_000
-IVF_NPROBE = 64
-HNSW_EF_SEARCH = 128
-HNSW_EF_CONSTRUCTION = 80
-# A filter leaving at most this many clips is answered exactly from the catalog's vectors.
-EXACT_FILTER_LIMIT = 50_000
-# One query at a time gains nothing from OpenMP threads and loses much on a busy machine.
-QUERY_THREADS = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,47 +78,6 @@ CREATE TABLE IF NOT EXISTS embeddings (
 """
 
 
-class StoreError(VidskillError):
-    """The store folder cannot be used as asked."""
-
-
-class StoreNotFoundError(StoreError, FileNotFoundError):
-    """No store exists at the path given."""
-
-
-class StoreLockedError(StoreError):
-    """Another process is writing to the store."""
-
-
-class StoreSettingsError(StoreError):
-    """The settings asked for differ from those the store was built with."""
-
-
-class SegmentNotFoundError(StoreError, KeyError):
-    """No segment has the id given."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result: a clip, where it comes from, and its cosine similarity to the query."""
-
-    segment_id: int
-    video_path: str
-    start: float
-    end: float
-    label: str | None
-    domain: str | None
-    score: float
-    metadata: dict = field(default_factory=dict)
-    video_id: int = 0
-
-    def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
 @dataclass(frozen=True)
 class VideoRecord:
     """One row of the catalog's videos table."""
@@ -170,102 +111,12 @@ class SegmentRecord:
     metadata: dict
 
 
-# --------------------------------------------------------------------------------------
-# clip embeddings
+class Catalog:
+    """The SQLite catalog of a store folder, with its writer lock and feature files.
 
-
-def clip_embedding(features: Features, start: float, end: float, pooling: str = "mean") -> np.ndarray:
-    """L2-normalised pooled features of the windows inside [start, end) (mean, or mean ++ max).
-
-    Windows are chosen by centre time; a clip shorter than one window takes the windows that
-    overlap it, and failing that the window nearest its middle, so every clip has a vector.
+    Open an existing store with `Catalog(path)`; `create=True` makes the folder when it is
+    missing. Reading needs no lock; writers hold `lock()` (ingest does).
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if len(features) == 0:
-        raise ValueError(f"no feature windows in {features.source or 'the video'}; it is too short")
-    centre = features.times
-    keep = (centre >= start) & (centre < end)
-    if not keep.any():
-        keep = (features.ends > start) & (features.starts < end)
-    if not keep.any():
-        keep = np.zeros(len(features), bool)
-        keep[int(np.argmin(np.abs(centre - (start + end) / 2)))] = True
-    x = features.data[keep].astype(np.float32)
-    vec = x.mean(0) if pooling == "mean" else np.concatenate([x.mean(0), x.max(0)])
-    return _normalise(vec)
-
-
-def _normalise(vec: np.ndarray) -> np.ndarray:
-    vec = np.asarray(vec, np.float32).reshape(-1)
-    if not np.all(np.isfinite(vec)):
-        raise ValueError("the vector holds NaN or infinite values")
-    norm = float(np.linalg.norm(vec))
-    return vec / norm if norm > 0 else vec
-
-
-def ivf_lists(n: int) -> int:
-    """IVF list count for n vectors: the power of two nearest 4 sqrt(n)."""
-    return 2 ** round(math.log2(4 * math.sqrt(max(n, 1))))
-
-
-def default_factory(n: int) -> str:
-    """FAISS factory string for an index over n clips: exact below FLAT_LIMIT, IVF above."""
-    return "Flat" if n < FLAT_LIMIT else f"IVF{ivf_lists(n)},Flat"
-
-
-# --------------------------------------------------------------------------------------
-# atomic files
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def _publish(tmp: Path, path: Path) -> None:
-    """fsync a finished temporary file and rename it over `path` (atomic on POSIX)."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def save_array(path: Path, array: np.ndarray) -> None:
-    """Write a .npy file atomically."""
-    tmp = _tmp_name(path)
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    _publish(tmp, path)
-
-
-def _save_index(index: faiss.Index, path: Path) -> None:
-    tmp = _tmp_name(path)
-    faiss.write_index(index, str(tmp))
-    _publish(tmp, path)
-
-
-# --------------------------------------------------------------------------------------
-
-
-class ClipStore:
-    """A library of skill clips in one folder; see the module docstring for the layout.
-
-    Open an existing store with `ClipStore(path)`; `create=True` makes the folder when it is
-    missing. Reading needs no lock; writers hold `store.lock()` (the pipeline does).
-    """
-
-    exact_filter_limit = EXACT_FILTER_LIMIT
 
     def __init__(self, path: str | os.PathLike, *, create: bool = False):
         self.path = Path(path).expanduser()
@@ -282,9 +133,7 @@ class ClipStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._create_schema()
-        self._indexes: dict[str, tuple[int, faiss.Index]] = {}
         self._lock_fd: int | None = None
-
     def _create_schema(self) -> None:
         with self._transaction():
             for statement in _SCHEMA.split(";"):
@@ -309,7 +158,7 @@ class ClipStore:
         self.unlock()
         self._db.close()
 
-    def __enter__(self) -> ClipStore:
+    def __enter__(self) -> Catalog:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -634,192 +483,6 @@ class ClipStore:
             raise StoreError(f"{self.path} holds no clips yet; ingest videos first")
         return encoders[0]
 
-    # -- indexes -----------------------------------------------------------------------
-
-    def index_path(self, encoder: str) -> Path:
-        return self.path / f"index-{encoder}.faiss"
-
-    def rebuild_index(self, encoder: str, factory: str | None = None) -> faiss.Index:
-        """Build the index of `encoder` from the catalog and write it; `factory` forces its type."""
-        if factory is not None:
-            _check_factory(factory)
-            self.set_index_factory(encoder, factory)
-        generation = self.generation
-        ids, vecs = self.vectors(encoder)
-        index = self._build(encoder, ids, vecs)
-        self._persist(encoder, index)
-        self._indexes[encoder] = (generation, index)
-        return index
-
-    def sync_indexes(self) -> None:
-        """Bring every encoder's index file in line with the catalog."""
-        for encoder in self.encoders():
-            self.index(encoder)
-
-    def index(self, encoder: str) -> faiss.Index:
-        """The index of `encoder`, loaded and brought up to date with the catalog."""
-        generation = self.generation
-        cached = self._indexes.get(encoder)
-        if cached and cached[0] == generation:
-            return cached[1]
-        index = cached[1] if cached else self._load(encoder)
-        ids, vecs = self.vectors(encoder)
-        factory = self.index_factory(encoder, len(ids))
-        if index is not None and _same_kind(index, factory, vecs.shape[1]):
-            have = np.sort(faiss.vector_to_array(index.id_map))
-            if np.array_equal(have, ids):
-                self._indexes[encoder] = (generation, index)
-                return index
-            if len(have) < len(ids) and np.isin(have, ids).all():
-                new = ~np.isin(ids, have)
-                index.add_with_ids(np.ascontiguousarray(vecs[new]), ids[new])
-                log.info("index %s: added %d clips", encoder, int(new.sum()))
-                self._persist(encoder, index)
-                self._indexes[encoder] = (generation, index)
-                return index
-        log.info("index %s: rebuilding over %d clips (%s)", encoder, len(ids), factory)
-        index = self._build(encoder, ids, vecs)
-        self._persist(encoder, index)
-        self._indexes[encoder] = (generation, index)
-        return index
-
-    def _load(self, encoder: str) -> faiss.Index | None:
-        path = self.index_path(encoder)
-        if not path.exists():
-            return None
-        try:
-            index = faiss.read_index(str(path))
-        except RuntimeError as e:
-            log.warning("%s is unreadable (%s); rebuilding it from the catalog", path, e)
-            return None
-        if not isinstance(index, faiss.IndexIDMap2):
-            log.warning("%s is not an id-mapped index; rebuilding it from the catalog", path)
-            return None
-        _set_search_params(index)
-        return index
-
-    def _build(self, encoder: str, ids: np.ndarray, vecs: np.ndarray) -> faiss.Index:
-        factory = self.index_factory(encoder, len(ids))
-        dim = vecs.shape[1] if len(vecs) else (self.dim(encoder) or 1)
-        index = _new_index(factory, dim)
-        if not index.is_trained:
-            if len(vecs) == 0:
-                return _new_index("Flat", dim)
-            sample = vecs
-            if len(vecs) > 200_000:
-                pick = np.random.default_rng(0).choice(len(vecs), 200_000, replace=False)
-                sample = vecs[np.sort(pick)]
-            try:
-                index.train(np.ascontiguousarray(sample))
-            except RuntimeError as e:
-                raise StoreError(
-                    f"cannot train index {factory!r} on {len(vecs)} clips ({e}); force a "
-                    "smaller index, e.g. 'Flat', with store.rebuild_index(encoder, 'Flat')"
-                ) from None
-        if len(ids):
-            index.add_with_ids(np.ascontiguousarray(vecs), ids)
-        return index
-
-    def _persist(self, encoder: str, index: faiss.Index) -> None:
-        """Write the index file when this process holds the lock (readers keep it in memory)."""
-        if self._lock_fd is not None:
-            _save_index(index, self.index_path(encoder))
-
-    # -- search ------------------------------------------------------------------------
-
-    def query_vector(self, query: np.ndarray | Features | int, encoder: str) -> np.ndarray:
-        """A unit query vector from a vector, a clip's Features, or a segment id."""
-        if isinstance(query, Features):
-            if query.encoder and query.encoder != encoder:
-                raise DimensionMismatchError(
-                    f"the query features come from encoder {query.encoder!r} but the search is "
-                    f"over {encoder!r} clips; encode the query with {encoder!r}"
-                )
-            vec = clip_embedding(query, -np.inf, np.inf, self.pooling)
-        elif isinstance(query, (int, np.integer)):
-            vec = self.embedding(int(query), encoder)
-        else:
-            vec = np.asarray(query, np.float32)
-            if vec.ndim != 1 and not (vec.ndim == 2 and vec.shape[0] == 1):
-                raise ValueError(f"a query vector must be 1-D, got shape {vec.shape}")
-        vec = _normalise(vec)
-        dim = self.dim(encoder)
-        if dim is not None and len(vec) != dim:
-            raise DimensionMismatchError(
-                f"the query has dimension {len(vec)} but {encoder!r} clips in {self.path} have "
-                f"dimension {dim}; build the query with the store's encoder and settings "
-                f"({self.settings().get('encoder_settings', {})})"
-            )
-        return vec
-
-    def search(
-        self,
-        query: np.ndarray | Features | int,
-        k: int = 10,
-        *,
-        encoder: str | None = None,
-        domain: str | None = None,
-        label: str | None = None,
-        exclude: Sequence[int] = (),
-    ) -> list[Hit]:
-        """The k clips most similar to `query` (vector, Features of a clip, or segment id).
-
-        `domain` and `label` keep only matching clips; a segment-id query excludes itself.
-        Filtered searches return k hits whenever k matching clips exist.
-        """
-        if k <= 0:
-            raise ValueError(f"k must be positive, got {k}")
-        encoder = encoder or self.default_encoder()
-        vec = self.query_vector(query, encoder)
-        excluded = {int(i) for i in exclude}
-        if isinstance(query, (int, np.integer)):
-            excluded.add(int(query))
-        if domain is None and label is None:
-            ids, scores = self._search_index(encoder, vec, k + len(excluded), None)
-        else:
-            allowed, vecs = self.vectors(encoder, domain=domain, label=label)
-            if len(allowed) <= self.exact_filter_limit:
-                ids, scores = _exact(vecs, allowed, vec, k + len(excluded))
-            else:
-                ids, scores = self._search_index(encoder, vec, k + len(excluded), allowed)
-        keep = [(i, s) for i, s in zip(ids, scores, strict=True) if int(i) not in excluded][:k]
-        return self._hits(keep)
-
-    def _search_index(
-        self, encoder: str, vec: np.ndarray, k: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k from the index; with `allowed`, over-fetch until k allowed clips are found."""
-        index = self.index(encoder)
-        total = index.ntotal
-        if total == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        fetch = k if allowed is None else min(total, 2 * k * -(-total // max(1, len(allowed))))
-        while True:
-            scores, ids = _index_search(index, vec, min(fetch, total))
-            valid = ids >= 0
-            ids, scores = ids[valid], scores[valid]
-            if allowed is None:
-                return ids, scores
-            ok = np.isin(ids, allowed)
-            if ok.sum() >= k or fetch >= total:
-                break
-            fetch *= 4
-        if ok.sum() < min(k, len(allowed)):
-            all_ids, all_vecs = self.vectors(encoder)
-            return _exact(all_vecs[np.isin(all_ids, allowed)], allowed, vec, k)
-        return ids[ok][:k], scores[ok][:k]
-
-    def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
-        hits = []
-        for seg_id, score in ranked:
-            s = self.segment(int(seg_id))
-            hits.append(Hit(s.id, s.video_path, s.start, s.end, s.label, s.domain, float(score),
-                            s.metadata, s.video_id))
-        return hits
-
-
-# --------------------------------------------------------------------------------------
-# helpers
 
 
 def _filters(**conditions) -> tuple[str, tuple]:
@@ -844,70 +507,3 @@ def _segment(row: sqlite3.Row) -> SegmentRecord:
         row["id"], row["video_id"], row["video_path"], row["ordinal"], row["start"], row["end"],
         row["label"], row["domain"], row["score"], json.loads(row["metadata"]),
     )
-
-
-def _check_factory(factory: str) -> None:
-    try:
-        faiss.index_factory(8, factory, faiss.METRIC_INNER_PRODUCT)
-    except RuntimeError as e:
-        raise StoreError(
-            f"{factory!r} is not a FAISS index factory string ({str(e).splitlines()[-1]}); "
-            "try 'Flat', 'HNSW32' or 'IVF1024,Flat'"
-        ) from None
-
-
-def _new_index(factory: str, dim: int) -> faiss.IndexIDMap2:
-    inner = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
-    hnsw = getattr(faiss.downcast_index(inner), "hnsw", None)
-    if hnsw is not None:
-        hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    index = faiss.IndexIDMap2(inner)
-    _set_search_params(index)
-    return index
-
-
-def _set_search_params(index: faiss.IndexIDMap2) -> None:
-    inner = faiss.downcast_index(index.index)
-    if hasattr(inner, "hnsw"):
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
-    with contextlib.suppress(RuntimeError):
-        faiss.extract_index_ivf(inner).nprobe = IVF_NPROBE
-
-
-def _same_kind(index: faiss.Index, factory: str, dim: int) -> bool:
-    """Whether a loaded index is of the type `factory` builds, over vectors of `dim`."""
-    if index.d != dim:
-        return False
-    want = faiss.downcast_index(faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT))
-    have = faiss.downcast_index(index.index)
-    return type(want) is type(have) and getattr(want, "nlist", 0) == getattr(have, "nlist", 0)
-
-
-def _index_search(index: faiss.Index, vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """One query; HNSW explores at least k candidates so that k results can come back."""
-    params = None
-    if hasattr(faiss.downcast_index(index.index), "hnsw"):
-        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
-    with query_threads():
-        scores, ids = index.search(vec.reshape(1, -1), k, params=params)
-    return scores[0], ids[0]
-
-
-@contextlib.contextmanager
-def query_threads() -> Iterator[None]:
-    """Run FAISS with QUERY_THREADS OpenMP threads inside the block."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(QUERY_THREADS)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
-def _exact(vecs: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k by inner product over explicit vectors, ties broken by id."""
-    if len(ids) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    scores = vecs @ query
-    order = np.lexsort((ids, -scores))[:k]
-    return ids[order], scores[order]

@@ -3,7 +3,8 @@
 For every skill of the corpus, the templates are ranked by each text prior alone, each
 video encoder alone (cosine and DTW), and the fused selectors (text log-prob plus flow in
 standard errors; text keeps the top k and flow picks; weighted z-scores); top-1 success and recall@3 are taken against the corpus's
-correct template. Human clips are the corpus's labelled single-skill human clips.
+correct template. Human clips are the corpus's labelled single-skill human clips. Any corpus
+with ground truth works: the demo corpus, or real footage wrapped as a `LabelledCorpus`.
 Rows that cannot run (no weights, a missing text backend) say why instead of a number.
 """
 
@@ -11,18 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from vidskill.errors import VidskillError
 from vidskill.metrics import recall_at_k, selection_accuracy
-from vidskill.select import TEXT, Ranking, fuse, method_rule
-from vidskill.synth import Corpus
-from vidskill.templates import Template, load_templates
-from vidskill.text import get_text_scorer
-from vidskill.video_scores import (
+from vidskill.select.fusion import TEXT, Ranking, fuse, method_rule
+from vidskill.select.templates import Template, load_templates
+from vidskill.select.text import TEXT_SCORERS, get_text_scorer
+from vidskill.select.video_scores import (
     HumanClips,
     VideoScorer,
     evidence_scores,
@@ -33,7 +35,24 @@ from vidskill.weights import find_weights, missing_message, model_entry
 
 log = logging.getLogger(__name__)
 
-TEXT_SCORERS = ("llm", "embedding", "lexical")
+class LabelledCorpus(Protocol):
+    """What the ablation needs of a corpus with ground truth (the demo corpus is one)."""
+
+    templates_file: Path
+    skills: Sequence[str]
+
+    @property
+    def tasks(self) -> Mapping[str, str]:
+        """Skill label -> the task as a user would ask for it ("cut the carrot")."""
+
+    @property
+    def correct_template(self) -> Mapping[str, str]:
+        """Skill label -> the name of the template that performs it."""
+
+    def human_clips(self, skill: str) -> Sequence[Path]:
+        """Videos of a person performing `skill`, one skill each."""
+
+
 FLOW_ENCODERS = ("flow-hof", "flow-motion", "flow-cnn")
 VIDEO_MODELS = ("r3d_18", "s3d")
 FUSED_ENCODER = "flow-motion"
@@ -81,9 +100,9 @@ class Ablation:
 
 
 def evaluate_selection(
-    corpus: Corpus,
+    corpus: LabelledCorpus,
     *,
-    text: Sequence[str] = TEXT_SCORERS,
+    text: Sequence[str] | None = None,
     encoders: Sequence[str] = FLOW_ENCODERS,
     video_models: Sequence[str] = VIDEO_MODELS,
     fused_encoder: str = FUSED_ENCODER,
@@ -92,6 +111,7 @@ def evaluate_selection(
     text_settings: dict[str, dict] | None = None,
 ) -> Ablation:
     """Rank the corpus's templates for every skill with every selector; see the module doc."""
+    text = TEXT_SCORERS.names() if text is None else text
     templates = load_templates(corpus.templates_file)
     skills = tuple(corpus.skills)
     correct = [corpus.correct_template[s] for s in skills]
@@ -151,15 +171,15 @@ def evaluate_selection(
     return Ablation(tuple(rows), skills, len(templates))
 
 
-def _human_clips(corpus: Corpus, skills: Sequence[str], scorers: Sequence[VideoScorer]
-                 ) -> dict[str, dict[str, HumanClips]]:
+def _human_clips(corpus: LabelledCorpus, skills: Sequence[str],
+                 scorers: Sequence[VideoScorer]) -> dict[str, dict[str, HumanClips]]:
     """Encoder -> skill -> the corpus's labelled human clips (flow shared across encoders)."""
-    clips = {s: corpus.select(domain="human", kind="clip", label=s) for s in skills}
+    clips = {s: list(corpus.human_clips(s)) for s in skills}
     templates = load_templates(corpus.templates_file)
-    prime(scorers, [v.path for c in clips.values() for v in c]
+    prime(scorers, [p for c in clips.values() for p in c]
           + [p for t in templates for p in t.videos])
-    return {sc.encoder.name: {s: HumanClips(s, tuple(sc.features(v.path) for v in clips[s]),
-                                            tuple(v.path.name for v in clips[s]))
+    return {sc.encoder.name: {s: HumanClips(s, tuple(sc.features(p) for p in clips[s]),
+                                            tuple(p.name for p in clips[s]))
                               for s in skills} for sc in scorers}
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from vidskill.boundaries import get_detector
-from vidskill.manifest import Source
+from vidskill.demo.corpus import Corpus, VideoTruth, generate_corpus
+from vidskill.ingest import DEFAULT_DETECTOR, IngestSettings, ingest
+from vidskill.ingest.manifest import Source
 from vidskill.metrics import MatchCounts, boundary_counts
-from vidskill.pipeline import DEFAULT_DETECTOR, IngestSettings, ingest
 from vidskill.report import (
     NeighbourView,
     RankingView,
@@ -30,10 +31,9 @@ from vidskill.report import (
     thumbnail,
     write_report,
 )
-from vidskill.select import DEFAULT_METHOD
-from vidskill.select_eval import FUSED_ENCODER, Ablation, evaluate_selection
+from vidskill.select.evaluate import FUSED_ENCODER, Ablation, evaluate_selection
+from vidskill.select.fusion import DEFAULT_METHOD
 from vidskill.store import ClipStore
-from vidskill.synth import Corpus, VideoTruth, generate_corpus
 
 log = logging.getLogger(__name__)
 

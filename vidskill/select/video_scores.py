@@ -24,11 +24,11 @@ import numpy as np
 from vidskill.encoders import Encoder, Features, encode_video, encode_video_multi, get_encoder
 from vidskill.encoders.cache import FeatureCache
 from vidskill.errors import ConfigError
-from vidskill.select import NoHumanClipsError
-from vidskill.similarity import SIMILARITIES
+from vidskill.select.fusion import NoHumanClipsError
+from vidskill.select.similarity import SIMILARITIES
+from vidskill.select.templates import Template
+from vidskill.select.text.lexical import lexical_terms
 from vidskill.store import ClipStore, StoreError
-from vidskill.templates import Template
-from vidskill.text import lexical_terms
 from vidskill.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 DEFAULT_K = 3

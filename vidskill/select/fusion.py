@@ -20,16 +20,16 @@ Every `Ranking` carries the per-source scores that produced it.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from vidskill._registry import Registry
 from vidskill.errors import ConfigError, VidskillError
-from vidskill.templates import Template
-from vidskill.text import TextScorer
+from vidskill.select.templates import Template
+from vidskill.select.text import TextScorer
 
 TEXT = "text"
 
@@ -205,20 +205,13 @@ class EvidenceFusion(WeightedFusion):
         return np.asarray(values, np.float64)
 
 
-FUSION_RULES: dict[str, type] = {"topk": TopKFusion, "weighted": WeightedFusion,
-                                 "evidence": EvidenceFusion}
+FUSION_RULES: Registry[FusionRule] = Registry(
+    "fusion rule", {"topk": TopKFusion, "weighted": WeightedFusion, "evidence": EvidenceFusion})
 
 
 def get_fusion(name: str, **settings: Any) -> FusionRule:
-    """Build a fusion rule by name ("topk", "weighted") with its settings."""
-    if name not in FUSION_RULES:
-        raise ConfigError(f"unknown fusion rule {name!r}; choose one of {', '.join(FUSION_RULES)}")
-    cls = FUSION_RULES[name]
-    try:
-        inspect.signature(cls).bind(**settings)
-    except TypeError as e:
-        raise ConfigError(f"fusion rule {name!r}: bad settings {sorted(settings)}: {e}") from e
-    return cls(**settings)
+    """Build a fusion rule by name ("topk", "weighted", "evidence") with its settings."""
+    return FUSION_RULES.get(name, **settings)
 
 
 def _order(values: np.ndarray, tiebreak: np.ndarray | None = None) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Frame numbers are native frames of the video, `round((t - start_time) * native_fps)`;
 timecodes are HH:MM:SS.mmm. The JSON reader also takes the demo corpus's ground-truth
-files (`vidskill.synth`), which share the `duration` and `segments` fields.
+files (`vidskill.demo.corpus`), which share the `duration` and `segments` fields.
 """
 
 from __future__ import annotations

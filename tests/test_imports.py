@@ -1,0 +1,104 @@
+"""The package's import graph: no cycle (imports inside functions and registry entries
+included), `video` at the bottom, and no library module depending on the demo."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "vidskill"
+# A registry entry ("vidskill.encoders.hof:HOFEncoder") or a lazy export names a module too.
+MODULE_STRING = re.compile(r"^(vidskill(?:\.\w+)+)(?::\w+)?$")
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _target(name: str) -> str | None:
+    """The vidskill module an imported name refers to (a submodule if there is one)."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """Every vidskill module `module` imports, at any depth of its code."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            names = [f"{base}.{a.name}" for a in node.names] + [base]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            match = MODULE_STRING.match(node.value)
+            names = [match.group(1)] if match else []
+        for name in names:
+            target = _target(name) if name.startswith("vidskill") else None
+            if target and target != module:
+                found.add(target)
+    return found
+
+
+GRAPH = {m: _imports(m, p) for m, p in MODULES.items()}
+
+
+def _cycle() -> list[str] | None:
+    """One import cycle, as the list of modules around it, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        stack.append(m)
+        for n in sorted(GRAPH.get(m, ())):
+            if state.get(n) == 1:
+                return stack[stack.index(n):] + [n]
+            if n not in state and (found := visit(n)):
+                return found
+        stack.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(GRAPH):
+        if m not in state and (found := visit(m)):
+            return found
+    return None
+
+
+def test_the_walk_sees_lazy_and_registry_imports():
+    assert "vidskill.encoders.hof" in GRAPH["vidskill.encoders.registry"]
+    assert "vidskill.ingest.ray" in GRAPH["vidskill.ingest"]  # imported inside a function
+
+
+def test_no_import_cycle():
+    cycle = _cycle()
+    assert cycle is None, " -> ".join(cycle)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("vidskill.video")))
+def test_video_imports_no_other_vidskill_module(module):
+    outside = {m for m in GRAPH[module] if not m.startswith("vidskill.video")}
+    assert not outside
+
+
+def test_no_library_module_imports_the_demo():
+    users = {m for m, deps in GRAPH.items() if any(d.startswith("vidskill.demo") for d in deps)}
+    assert {u for u in users if not u.startswith("vidskill.demo")} <= {"vidskill.cli"}

@@ -1,0 +1,87 @@
+"""Writing files atomically: the one way any vidskill file is written.
+
+A file is written under a temporary name in its own folder, flushed and fsynced, renamed
+over the target (atomic on POSIX) and the folder fsynced, so a crash, a kill or a full disk
+leaves either the old file or the new one, never a torn or empty one. Temporary names
+start with a dot and hold `.tmp-<pid>` (a store's writer removes strays it finds); they
+keep the target's suffix, so libraries that pick a format from the name (OpenCV,
+matplotlib) write the right one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(path: Path) -> Path:
+    """The temporary file a write of `path` goes through."""
+    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+
+
+@contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces `path` durably, on any
+    error it is removed and `path` is left as it was. For writers that take a file name
+    (faiss.write_index, cv2.imwrite, torch.save, savefig)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        yield tmp
+        _fsync_path(tmp)
+        os.replace(tmp, path)
+        _fsync_path(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Write `path` through `write(binary file)` atomically; returns the path."""
+    path = Path(path)
+    with replacing(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+    return path
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """`data` to `path`, atomically."""
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """UTF-8 `text` to `path`, atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, value: Any, indent: int | None = 1) -> Path:
+    """`value` as JSON (with a final newline) to `path`, atomically."""
+    return write_text(path, json.dumps(value, indent=indent, default=str) + "\n")
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """A .npy file (never pickled), atomically."""
+    return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+
+
+def user_cache_dir() -> Path:
+    """The user's feature cache: $VIDSKILL_CACHE, else $XDG_CACHE_HOME (~/.cache)/vidskill."""
+    if os.environ.get("VIDSKILL_CACHE"):
+        return Path(os.environ["VIDSKILL_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vidskill" / "features"

@@ -1,0 +1,235 @@
+"""Ingest's per-video stages: decode and encode (`encode_source`), cut into clips
+(`segment_result`); `process_video` is both, a pure function of (source, settings) that a
+process pool (`LocalExecutor`) or a Ray task can run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import TypeVar
+
+from vidskill.boundaries import get_detector
+from vidskill.boundaries.base import Segment
+from vidskill.encoders import Features, encode_video_multi, get_encoder
+from vidskill.ingest.manifest import Source
+from vidskill.store import POOLINGS
+from vidskill.video import Frames, VideoReader
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DETECTOR = "novelty"
+# A store is searched across cameras (human video vs robot recordings), so its default
+# embedding is the view-robust flow descriptor, not the viewpoint-bound flow-hof grid.
+DEFAULT_INGEST_ENCODER = "flow-motion"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """How videos become clips. The first encoder's features drive segmentation.
+
+    encoders/encoder_settings, fps, size and pooling fix the embedding space and are
+    recorded in the store (a store holds one); the detector applies to 'long' videos only.
+    """
+
+    encoders: tuple[str, ...] = (DEFAULT_INGEST_ENCODER,)
+    encoder_settings: dict = field(default_factory=dict)
+    detector: str = DEFAULT_DETECTOR
+    detector_settings: dict = field(default_factory=dict)
+    fps: float = 10.0
+    size: int = 160
+    pooling: str = "mean"
+    segment: bool = True
+    chunk_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.encoders:
+            raise ValueError("IngestSettings needs at least one encoder")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        unknown = set(self.encoder_settings) - set(self.encoders)
+        if unknown:
+            raise ValueError(f"encoder_settings names encoders not in use: {sorted(unknown)}")
+
+    def store_settings(self) -> dict:
+        """The settings that fix the embedding space, as recorded in the store."""
+        return {
+            "encoders": list(self.encoders),
+            "encoder_settings": {e: self.encoder_settings.get(e, {}) for e in self.encoders},
+            "fps": self.fps, "size": self.size, "pooling": self.pooling,
+        }
+
+    @classmethod
+    def resolve(cls, recorded: dict, **given) -> IngestSettings:
+        """Options given (None = not given) over a store's recorded settings over defaults."""
+        base = {
+            "encoders": tuple(recorded["encoders"]),
+            "encoder_settings": {k: v for k, v in recorded["encoder_settings"].items() if v},
+            "fps": recorded["fps"], "size": recorded["size"], "pooling": recorded["pooling"],
+        } if recorded else {}
+        return cls(**{**base, **{k: v for k, v in given.items() if v is not None}})
+
+    def segmentation(self, source: Source) -> dict:
+        """How this source is cut into clips."""
+        if source.whole or not self.segment:
+            return {"segment": "whole"}
+        return {"detector": self.detector, "detector_settings": self.detector_settings}
+
+    def digest(self, source: Source) -> str:
+        """Hash of everything that decides this source's clips (skip when unchanged)."""
+        text = json.dumps([self.store_settings(), self.segmentation(source)], sort_keys=True,
+                          default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What `process_video` made of one source: features, clips, or the reason it failed."""
+
+    source: Source
+    features: dict[str, Features] = field(default_factory=dict)
+    segments: tuple[Segment, ...] = ()
+    duration: float | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def _encoders(settings: IngestSettings) -> list:
+    """The settings' encoders, built once per process."""
+    return _encoders_for(json.dumps([settings.encoders, settings.encoder_settings], default=str))
+
+
+def _detector(settings: IngestSettings):
+    """The settings' boundary detector, built once per process (only for long videos)."""
+    return _detector_for(json.dumps([settings.detector, settings.detector_settings], default=str))
+
+
+@lru_cache(maxsize=4)
+def _encoders_for(key: str) -> list:
+    names, options = json.loads(key)
+    return [get_encoder(e, **options.get(e, {})) for e in names]
+
+
+@lru_cache(maxsize=4)
+def _detector_for(key: str):
+    name, options = json.loads(key)
+    return get_detector(name, **options)
+
+
+def encode(path: str | os.PathLike, settings: IngestSettings) -> tuple[dict[str, Features], float]:
+    """Per-window features of a whole video for each of the settings' encoders, and its length (s)."""
+    encoders = _encoders(settings)
+    with PrefetchReader(path, fps=settings.fps, size=settings.size) as reader:
+        feats = encode_video_multi(reader, encoders, chunk_seconds=settings.chunk_seconds)
+        duration = float(reader.info.duration)
+    return {e: f for e, f in zip(settings.encoders, feats, strict=True)}, duration
+
+
+class PrefetchReader(VideoReader):
+    """A VideoReader whose chunks a thread decodes `depth` ahead, overlapping decode and compute.
+
+    Nothing overlaps the first chunk (10 s by default: about 0.7 s of decoding at 720p and
+    30 fps, where the compute on its frames waits), so it is decoded on `first_decoders` decoders at once.
+    """
+
+    depth = 2
+    first_decoders = min(2, os.cpu_count() or 1)
+
+    def chunks(self, seconds: float = 10.0, overlap: float = 0.0, *,
+               first_decoders: int | None = None) -> Iterator[Frames]:
+        decoders = self.first_decoders if first_decoders is None else first_decoders
+        return prefetch(super().chunks(seconds, overlap, first_decoders=decoders), self.depth)
+
+
+def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
+    """Yield `items` while a thread produces up to `depth` of them ahead (errors re-raised here)."""
+    if depth < 1:
+        raise ValueError(f"prefetch depth must be at least 1, got {depth}")
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def feed() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            put((_END, e))
+            return
+        put((_END, None))
+
+    thread = threading.Thread(target=feed, name="vidskill-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+_END = object()
+
+
+def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
+    """Decode and encode one video: the first, GPU-capable half of `process_video`."""
+    t0 = time.perf_counter()
+    try:
+        features, duration = encode(source.path, settings)
+        if len(features[settings.encoders[0]]) == 0:
+            raise ValueError("no feature window fits in the video: it is too short to encode")
+    except Exception as e:  # one bad video must not stop the batch: its reason is recorded
+        log.debug("failed on %s", source.path, exc_info=True)
+        return VideoResult(source, error=failure_reason(e), seconds=time.perf_counter() - t0)
+    return VideoResult(source, features, duration=duration, seconds=time.perf_counter() - t0)
+
+
+def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult:
+    """Cut an encoded video into clips: the second, CPU half of `process_video`."""
+    if result.error is not None:
+        return result
+    t0 = time.perf_counter()
+    first = result.features[settings.encoders[0]]
+    try:
+        if settings.segmentation(result.source).get("segment") == "whole":
+            segments: tuple[Segment, ...] = (Segment(float(first.starts[0]), float(first.ends[-1])),)
+        else:
+            segments = tuple(_detector(settings).detect(first).segments())
+    except Exception as e:  # one bad video must not stop the batch: its reason is recorded
+        log.debug("failed on %s", result.source.path, exc_info=True)
+        return VideoResult(result.source, error=failure_reason(e),
+                           seconds=result.seconds + time.perf_counter() - t0)
+    return replace(result, segments=segments, seconds=result.seconds + time.perf_counter() - t0)
+
+
+def process_video(source: Source, settings: IngestSettings) -> VideoResult:
+    """Decode, encode and segment one video; any failure is returned as its reason."""
+    return segment_result(encode_source(source, settings), settings)
+
+
+def failure_reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else 'no message'}"

@@ -1,0 +1,28 @@
+"""The errors a clip store raises; each says what to do."""
+
+from __future__ import annotations
+
+from vidskill.errors import VidskillError
+
+
+class StoreError(VidskillError):
+    """The store folder cannot be used as asked."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """No store exists at the path given."""
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing to the store."""
+
+
+class StoreSettingsError(StoreError):
+    """The settings asked for differ from those the store was built with."""
+
+
+class SegmentNotFoundError(StoreError, KeyError):
+    """No segment has the id given."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -1,0 +1,67 @@
+"""Decoding backends by name, one file each (as PySceneDetect keys its `VideoStream`s).
+
+`open_file_backend` opens a video file with the backend asked for; "auto" tries decord
+(decodes at the target size inside the decoder), then OpenCV. A folder is read by the
+"images" backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from vidskill.video.backends.base import VIDEO_SUFFIXES, Backend
+from vidskill.video.backends.decord import DecordBackend
+from vidskill.video.backends.images import ImageFolderBackend
+from vidskill.video.backends.opencv import OpenCVBackend
+from vidskill.video.errors import (
+    BackendUnavailableError,
+    CorruptVideoError,
+    EmptyVideoError,
+    FrameDecodeError,
+    NotAVideoError,
+    VideoError,
+)
+
+log = logging.getLogger(__name__)
+
+AVAILABLE: dict[str, type[Backend]] = {
+    cls.name: cls for cls in (DecordBackend, OpenCVBackend, ImageFolderBackend)
+}
+FILE_BACKENDS = ("decord", "opencv")  # the order "auto" tries them in
+BACKENDS = ("auto", *AVAILABLE)
+# Leading bytes of containers we know: a file that starts like one but will not open is damaged.
+_CONTAINER_MAGIC = (b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"\x00\x00\x01\xba", b"FLV")
+
+
+def open_file_backend(path: Path, backend: str, size) -> Backend:
+    """Open a video file with the requested backend; 'auto' tries decord, then OpenCV."""
+    if path.stat().st_size == 0:
+        raise EmptyVideoError(path, "the file is empty (0 bytes); re-copy or re-record it")
+    order = FILE_BACKENDS if backend == "auto" else (backend,)
+    errors: list[str] = []
+    for name in order:
+        try:
+            return AVAILABLE[name](path, size)
+        except (EmptyVideoError, FrameDecodeError):
+            raise
+        except BackendUnavailableError as e:
+            if backend != "auto":
+                raise
+            errors.append(str(e))
+        except VideoError as e:
+            errors.append(f"{name}: {e}")
+        except Exception as e:  # decord raises bare DECORDError/RuntimeError on unreadable input
+            errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    log.debug("could not open %s: %s", path, "; ".join(errors))
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if head[4:8] == b"ftyp" or head.startswith(_CONTAINER_MAGIC):
+        raise CorruptVideoError(
+            path, "it looks like a video container but cannot be decoded: it is probably "
+            "truncated or damaged; re-copy it or repair it with ffmpeg -i IN -c copy OUT.mp4",
+        )
+    raise NotAVideoError(
+        path, "no backend can decode it; it is not a video in a supported format "
+        f"({', '.join(VIDEO_SUFFIXES)}) or a folder of images",
+    )
