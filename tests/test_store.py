@@ -172,11 +172,17 @@ def test_replacing_a_video_and_recording_a_failure(tmp_path):
     assert len(now) == 3 and not old & {s.id for s in now}
     assert store.find_video("hash0").settings_hash == "other"
     assert store.features(first.id, "e").data.shape == (17, DIM)
-    store.record_failure("v0.mp4", "hash0", "other", "CorruptVideoError: truncated")
-    assert store.find_video("hash0").status == "failed" and not store.segments(video_id=first.id)
-    assert store.index("e").ntotal == len(store.segments()) == 2
     with pytest.raises(SegmentNotFoundError):
         store.segment(next(iter(old)))
+    # a failed re-run keeps the clips stored before (only a committed replacement drops them)
+    store.record_failure("v0.mp4", "hash0", "again", "CorruptVideoError: truncated")
+    video = store.find_video("hash0")
+    assert (video.status, video.settings_hash) == ("done", "other")
+    assert "CorruptVideoError: truncated" in video.error
+    assert len(store.segments(video_id=first.id)) == 3
+    store.record_failure("new.mp4", "hashnew", "s", "CorruptVideoError: truncated")
+    assert store.find_video("hashnew").status == "failed"
+    assert store.index("e").ntotal == len(store.segments()) == 5
 
 
 def test_settings_lock_and_missing_store(tmp_path):

@@ -137,27 +137,29 @@ def _segmenting_encoder(args: argparse.Namespace):
 
 def _ingest(args: argparse.Namespace) -> int:
     from vidskill.ingest import IngestSettings, ingest, make_executor
-    from vidskill.store import ClipStore
+    from vidskill.store import CATALOG, ClipStore
 
     encoder_settings = _key_values(args.encoder_setting, "--encoder-setting")
     encoders = tuple(args.encoder) if args.encoder else None
     executor = make_executor(args.engine, workers=args.workers, address=args.address)
-    with ClipStore(args.store, create=True) as store:
-        recorded = store.settings()
-        named = encoders or tuple(recorded.get("encoders", ())) or IngestSettings.encoders
-        settings = IngestSettings.resolve(
-            recorded, encoders=encoders, fps=args.fps, size=args.size, pooling=args.pooling,
-            encoder_settings={e: encoder_settings for e in named} if encoder_settings else None,
-            detector=args.detector,
-            detector_settings=_key_values(args.detector_setting, "--detector-setting") or None,
-            segment=False if args.no_segment else None,
-        )
-        report = ingest(
-            args.sources, store, settings,
-            executor=executor,
-            index_factory=args.index_factory, progress=not args.no_progress,
-            kind=args.kind, label=args.label, domain=args.domain,
-        )
+    recorded = {}
+    if (args.store / CATALOG).exists():
+        with ClipStore(args.store, readonly=True) as store:
+            recorded = store.settings()
+    named = encoders or tuple(recorded.get("encoders", ())) or IngestSettings.encoders
+    settings = IngestSettings.resolve(
+        recorded, encoders=encoders, fps=args.fps, size=args.size, pooling=args.pooling,
+        encoder_settings={e: encoder_settings for e in named} if encoder_settings else None,
+        detector=args.detector,
+        detector_settings=_key_values(args.detector_setting, "--detector-setting") or None,
+        segment=False if args.no_segment else None,
+    )
+    report = ingest(
+        args.sources, args.store, settings,
+        executor=executor,
+        index_factory=args.index_factory, progress=not args.no_progress,
+        kind=args.kind, label=args.label, domain=args.domain,
+    )
     if args.json:
         print(json.dumps(report.as_dict()))
     print(report.summary(), file=sys.stderr if args.json else sys.stdout)

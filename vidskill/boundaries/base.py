@@ -79,6 +79,11 @@ class BoundaryDetector(ABC):
         """Learn from a corpus of videos' features; nothing to learn by default."""
         return self
 
+    def check_features(self, encoder: str) -> None:
+        """Raise a ConfigError, before any video is read, when this detector cannot cut
+        features of `encoder` (SBD without a predictor for them); most can cut any."""
+        return None
+
     def detect(self, features: Features, actions: np.ndarray | None = None) -> Boundaries:
         """Boundaries of one video, times inside [first window start, last window end).
         `actions`: one integer per window, read only by detectors that model actions (SBD)."""

@@ -96,6 +96,8 @@ class PredictionErrorDetector(BoundaryDetector):
             raise ValueError(f"min_gap must be >= 0 nats, got {min_gap}")
         if not min_shift >= 0:
             raise ValueError(f"min_shift must be >= 0, got {min_shift}")
+        if not min_len >= 0 or (max_len is not None and not max_len > min_len):
+            raise ValueError(f"need 0 <= min_len < max_len seconds, got {min_len}, {max_len}")
         self.gap = gap
         self.k = float(k)
         self.min_gap = float(min_gap)
@@ -124,6 +126,11 @@ class PredictionErrorDetector(BoundaryDetector):
                 f"{encoder!r}; segment with --encoder {trained_on} or train a predictor on "
                 f"{encoder} features (`vidskill train-predictor --encoder {encoder}`)")
         return self._predictor
+
+    def check_features(self, encoder: str) -> None:
+        """SBD cuts a video by its predictor's errors: it needs one for `encoder`'s features
+        (given, trained by `fit`, or shipped for that encoder), loaded here once."""
+        self.predictor_for(encoder)
 
     def fit(
         self,

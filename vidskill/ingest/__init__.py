@@ -9,6 +9,7 @@ ids as an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from vidskill.encoders.cache import content_hash
 from vidskill.ingest.local import Executor, LocalExecutor
-from vidskill.ingest.manifest import Source, resolve_sources
+from vidskill.ingest.manifest import Source, SourceNotFoundError, resolve_sources
 from vidskill.ingest.query import query_features
 from vidskill.ingest.stages import (
     DEFAULT_DETECTOR,
@@ -34,7 +35,7 @@ from vidskill.ingest.stages import (
     process_video,
     segment_result,
 )
-from vidskill.store import ClipStore
+from vidskill.store import ClipStore, VideoRecord
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class IngestReport:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
     clips: int = 0
     seconds: float = 0.0
 
@@ -62,6 +64,7 @@ class IngestReport:
             f"already in the store, {len(self.failed)} failed, in {self.seconds:.1f} s"
         ]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        lines += [f"  conflict: {path}: {what}" for path, what in self.conflicts]
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -105,16 +108,22 @@ def ingest(
     StoreLockedError when another ingest holds the store. Re-running a killed run resumes it.
     """
     t0 = time.perf_counter()
+    items = [s for entry in sources for s in (
+        [entry] if isinstance(entry, Source)
+        else resolve_sources([entry], kind=kind, label=label, domain=domain))]
+    if not any(s.error is None for s in items):
+        raise SourceNotFoundError("nothing to ingest: " + "; ".join(
+            s.error or str(s.path) for s in items[:3]) + ("" if len(items) <= 3 else "; ..."))
     own = not isinstance(store, ClipStore)
+    if own and settings is not None:
+        settings.validate()  # before the store folder is made
     clip_store = ClipStore(store, create=True) if own else store
     try:
         clip_store.lock()
         if settings is None:
             settings = IngestSettings.resolve(clip_store.settings())
+        settings.validate()
         clip_store.use_settings(settings.store_settings())
-        items = [s for entry in sources for s in (
-            [entry] if isinstance(entry, Source)
-            else resolve_sources([entry], kind=kind, label=label, domain=domain))]
         report = IngestReport()
         todo, hashes = _plan(items, clip_store, settings, report)
         _run(todo, hashes, clip_store, settings, executor or LocalExecutor(workers), report,
@@ -133,23 +142,56 @@ def ingest(
 
 def _plan(items: list[Source], store: ClipStore, settings: IngestSettings,
           report: IngestReport) -> tuple[list[Source], list[str]]:
-    """Sources still to process and their content hashes; the rest go to the report."""
-    todo, hashes, seen = [], [], set()
+    """Sources still to process and their content hashes; the rest go to the report (and
+    sources that cannot be read to the catalog, as failures keyed by their path)."""
+    todo, hashes, seen = [], [], {}
     for source in items:
         try:
+            if source.error is not None:
+                raise SourceNotFoundError(source.error)
             digest = content_hash(source.path)
         except OSError as e:
-            report.failed.append((str(source.path), failure_reason(e)))
+            reason = source.error or failure_reason(e)
+            _fail(store, source, path_key(source.path), reason, settings, report)
             continue
         known = store.find_video(digest)
+        _conflicts(source, digest, known, seen.get(digest), store, report)
         if digest in seen or (known and known.status == "done"
                               and known.settings_hash == settings.digest(source)):
             report.skipped.append(str(source.path))
             continue
-        seen.add(digest)
+        seen[digest] = source
         todo.append(source)
         hashes.append(digest)
     return todo, hashes
+
+
+def path_key(path: os.PathLike) -> str:
+    """The catalog key of a path that cannot be hashed (unreadable, missing, not a file)."""
+    return "path:" + hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()
+
+
+def _conflicts(source: Source, digest: str, known: VideoRecord | None, earlier: Source | None,
+               store: ClipStore, report: IngestReport) -> None:
+    """Report what this run says about a video that disagrees with what the store holds."""
+    path = str(source.path)
+    fix = f"vidskill store relabel --store {store.path}"
+    for what, given in (("label", source.label), ("domain", source.domain)):
+        if earlier is not None and given is not None and getattr(earlier, what) != given:
+            report.conflicts.append((path, (
+                f"the same content as {earlier.path} with another {what} ({given!r} vs "
+                f"{getattr(earlier, what)!r}); it is stored once, as {earlier.path}")))
+        elif known is not None and given is not None and getattr(known, what) != given:
+            report.conflicts.append((path, (
+                f"already stored as video {known.id} ({known.path}) with {what} "
+                f"{getattr(known, what)!r}, kept; to change it: {fix} --video {known.id} "
+                f"--{what} {given}")))
+    for other in store.find_path(path):
+        if other.content_hash != digest and other.status == "done":
+            report.conflicts.append((path, (
+                f"the file changed since it was stored as video {other.id}; the new content "
+                f"is added as another video; drop the old one with `vidskill store remove "
+                f"--store {store.path} --video {other.id}`")))
 
 
 def _run(todo: list[Source], hashes: list[str], store: ClipStore, settings: IngestSettings,
@@ -174,18 +216,24 @@ def _run(todo: list[Source], hashes: list[str], store: ClipStore, settings: Inge
 def _commit(result: VideoResult, digest: str, store: ClipStore, settings: IngestSettings,
             report: IngestReport) -> None:
     source = result.source
-    info = {"kind": source.kind, "label": source.label, "domain": source.domain,
-            "metadata": source.metadata}
-    path = str(source.path)
     if result.error is not None:
-        store.record_failure(path, digest, settings.digest(source), result.error, **info)
-        report.failed.append((path, result.error))
-        log.warning("%s failed: %s", path, result.error)
+        _fail(store, source, digest, result.error, settings, report)
         return
-    store.add_video(path, digest, settings.digest(source), result.features,
-                    list(result.segments), duration=result.duration, **info)
-    report.done.append(path)
+    store.add_video(str(source.path), digest, settings.digest(source), result.features,
+                    list(result.segments), duration=result.duration, kind=source.kind,
+                    label=source.label, domain=source.domain, metadata=source.metadata)
+    report.done.append(str(source.path))
     report.clips += len(result.segments)
+
+
+def _fail(store: ClipStore, source: Source, key: str, reason: str, settings: IngestSettings,
+          report: IngestReport) -> None:
+    """Record a failed source in the catalog and the report (its stored clips, if any, stay)."""
+    path = str(source.path)
+    store.record_failure(path, key, settings.digest(source), reason, kind=source.kind,
+                         label=source.label, domain=source.domain, metadata=source.metadata)
+    report.failed.append((path, reason))
+    log.warning("%s failed: %s", path, reason)
 
 
 __all__ = [

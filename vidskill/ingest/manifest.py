@@ -25,7 +25,7 @@ _FIELDS = ("path", "label", "domain", "kind", "metadata")
 
 
 class SourceNotFoundError(ConfigError, FileNotFoundError):
-    """A path, glob or manifest entry names nothing that exists."""
+    """None of the paths, globs or manifest entries given names a video."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Source:
     label: str | None = None
     domain: str | None = None
     metadata: dict = field(default_factory=dict)
+    error: str | None = None
 
     @property
     def whole(self) -> bool:
@@ -54,6 +55,8 @@ def resolve_sources(
     """Expand paths, folders, globs and manifests into videos, in order, without repeats.
 
     `kind`, `label` and `domain` apply to videos not given by a manifest row that sets them.
+    What names no video comes back as a `Source` with an `error` saying why (a malformed
+    manifest raises ConfigError: its rows cannot be trusted).
     """
     _check_kind(kind, "the kind option")
     out: list[Source] = []
@@ -63,17 +66,24 @@ def resolve_sources(
         path = Path(text).expanduser()
         if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
             found = read_manifest(path, kind=kind, label=label, domain=domain)
-        elif path.is_dir():
-            found = [Source(p, kind, label, domain) for p in _videos_in(path)]
-        elif path.exists():
-            found = [Source(path, kind, label, domain)]
+        elif path.is_dir() and path.suffix.lower() not in VIDEO_SUFFIXES:
+            found = [Source(p, kind, label, domain, error=_problem(p)) for p in _videos_in(path)]
+            if not found:
+                found = [Source(path, kind, label, domain, error=(
+                    f"{path}: the folder holds no videos ({', '.join(VIDEO_SUFFIXES)}) and no "
+                    "images"))]
+        elif path.exists() or path.is_symlink():
+            found = [Source(path, kind, label, domain, error=_problem(path))]
         elif glob.has_magic(text):
             matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(text), recursive=True))
-            found = [Source(m, kind, label, domain) for m in matches if _is_video(m)]
+            found = [Source(m, kind, label, domain, error=_problem(m)) for m in matches
+                     if m.suffix.lower() in VIDEO_SUFFIXES]
             if not found:
-                raise SourceNotFoundError(f"{text}: the pattern matches no video")
+                found = [Source(path, kind, label, domain,
+                                error=f"{text}: the pattern matches no video")]
         else:
-            raise SourceNotFoundError(f"{text}: no such file, folder or pattern; check the path")
+            found = [Source(path, kind, label, domain,
+                            error=f"{text}: no such file, folder or pattern; check the path")]
         for source in found:
             key = source.path.resolve()
             if key not in seen:
@@ -99,10 +109,8 @@ def read_manifest(
             raise ConfigError(f"{where}: the row has no 'path'; every row must name a video")
         video = Path(str(row["path"])).expanduser()
         video = video if video.is_absolute() else path.parent / video
-        if not video.exists():
-            raise SourceNotFoundError(
-                f"{where}: {video} does not exist; paths are relative to the manifest's folder"
-            )
+        problem = None if video.exists() else (
+            f"{where}: {video} does not exist; paths are relative to the manifest's folder")
         metadata = row.get("metadata") or {}
         if isinstance(metadata, str):
             try:
@@ -116,7 +124,7 @@ def read_manifest(
         _check_kind(row_kind, where)
         out.append(Source(
             video, row_kind, _text(row.get("label")) or label, _text(row.get("domain")) or domain,
-            {**extra, **metadata},
+            {**extra, **metadata}, error=problem or _problem(video),
         ))
     return out
 
@@ -157,17 +165,28 @@ def _check_kind(kind: str, where: str) -> None:
         raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
 
 
-def _is_video(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+def _problem(path: Path) -> str | None:
+    """Why `path` cannot be read as a video, or None when it may be one (a file, or a folder
+    of images not named like a video file)."""
+    if path.is_symlink() and not path.exists():
+        return f"{path}: a broken symbolic link (its target is gone); fix or remove the link"
+    if path.is_dir():
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return f"{path}: a folder named like a video file; give the video file itself"
+        return None
+    if path.exists() and not path.is_file():
+        return f"{path}: not a regular file (a FIFO, socket or device); give a video file"
+    return None
 
 
 def _videos_in(folder: Path) -> list[Path]:
-    """Video files under `folder` (sorted); a folder holding only images is itself one video."""
-    videos = sorted(p for p in folder.rglob("*") if _is_video(p))
+    """Paths named like videos under `folder` (sorted; folders, links and FIFOs so named
+    included, so they are reported), or the folder itself when it holds only images."""
+    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES
+                    and not any(q.suffix.lower() in VIDEO_SUFFIXES
+                                for q in p.relative_to(folder).parents if q.name))
     if videos:
         return videos
     if any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
         return [folder]
-    raise SourceNotFoundError(
-        f"{folder}: the folder holds no videos ({', '.join(VIDEO_SUFFIXES)}) and no images"
-    )
+    return []

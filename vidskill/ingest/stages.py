@@ -5,6 +5,7 @@ process pool (`LocalExecutor`) or a Ray task can run.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -19,7 +20,14 @@ from typing import TypeVar
 
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
-from vidskill.encoders import Features, encode_video_multi, get_encoder
+from vidskill.encoders import (
+    ENCODERS,
+    Features,
+    encode_video_multi,
+    encoder_class,
+    get_encoder,
+)
+from vidskill.errors import ConfigError
 from vidskill.ingest.manifest import Source
 from vidskill.store import POOLINGS
 from vidskill.video import Frames, VideoReader
@@ -77,6 +85,24 @@ class IngestSettings:
             "fps": recorded["fps"], "size": recorded["size"], "pooling": recorded["pooling"],
         } if recorded else {}
         return cls(**{**base, **{k: v for k, v in given.items() if v is not None}})
+
+    def validate(self) -> None:
+        """Check every option before any video is read: each encoder's settings against its
+        constructor (the CPU encoders are built, so bad values fail too; GPU models are not
+        loaded here), and the detector built and asked whether it can cut the first
+        encoder's features (SBD needs a predictor for them)."""
+        for name in self.encoders:
+            ENCODERS.check(name, self.encoder_settings.get(name, {}))
+        try:
+            if not any(encoder_class(name).gpu_model for name in self.encoders):
+                _encoders(self)
+            detector = _detector(self)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"bad settings for encoders {list(self.encoders)} or detector "
+                              f"{self.detector!r}: {e}") from None
+        detector.check_features(self.encoders[0])
 
     def segmentation(self, source: Source) -> dict:
         """How this source is cut into clips."""
@@ -231,5 +257,11 @@ def process_video(source: Source, settings: IngestSettings) -> VideoResult:
 
 
 def failure_reason(e: BaseException) -> str:
+    """One line for the report and the catalog: the error's type and first line."""
+    if isinstance(e, PermissionError):
+        return (f"PermissionError: {e.filename or 'the file'} cannot be read (permission "
+                "denied); make it readable or run as a user who can read it")
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return "OSError: no space left on the device; free some space and run again"
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else 'no message'}"

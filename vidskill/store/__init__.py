@@ -1,6 +1,6 @@
 """The clip store: a SQLite catalog, feature files and one FAISS index per encoder."""
 
-from vidskill.store.catalog import Catalog, SegmentRecord, VideoRecord
+from vidskill.store.catalog import CATALOG, Catalog, SegmentRecord, VideoRecord
 from vidskill.store.errors import (
     SegmentNotFoundError,
     StoreError,
@@ -12,7 +12,7 @@ from vidskill.store.index import POOLINGS, clip_embedding, default_factory, ivf_
 from vidskill.store.store import ClipStore, Hit
 
 __all__ = [
-    "POOLINGS", "Catalog", "ClipStore", "Hit", "SegmentNotFoundError", "SegmentRecord",
+    "CATALOG", "POOLINGS", "Catalog", "ClipStore", "Hit", "SegmentNotFoundError", "SegmentRecord",
     "StoreError", "StoreLockedError", "StoreNotFoundError", "StoreSettingsError", "VideoRecord",
     "clip_embedding", "default_factory", "ivf_lists",
 ]

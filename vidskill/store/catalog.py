@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
@@ -25,6 +26,7 @@ import numpy as np
 from vidskill._files import save_array
 from vidskill.boundaries.base import Segment
 from vidskill.encoders.base import Features
+from vidskill.encoders.cache import HASH_SCHEME, content_hash
 from vidskill.errors import DimensionMismatchError
 from vidskill.store.errors import (
     SegmentNotFoundError,
@@ -118,22 +120,52 @@ class Catalog:
     missing. Reading needs no lock; writers hold `lock()` (ingest does).
     """
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = False):
+    def __init__(self, path: str | os.PathLike, *, create: bool = False, readonly: bool = False):
         self.path = Path(path).expanduser()
+        self.readonly = readonly
+        self._lock_fd: int | None = None
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"{self.path} is a file, not a store folder; give --store a folder "
+                             "(it is created when missing)")
         if not (self.path / CATALOG).exists():
-            if not create:
+            if not create or readonly:
                 raise StoreNotFoundError(
                     f"{self.path}: no clip store here (no {CATALOG}); create one with "
                     f"`vidskill ingest VIDEOS --store {self.path}`"
                 )
             self.path.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path / CATALOG, isolation_level=None, timeout=60.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._create_schema()
-        self._lock_fd: int | None = None
+        try:
+            self._db = self._connect()
+            if readonly:
+                self._check_schema()
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._create_schema()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(describe_sqlite(e, self.path / CATALOG)) from None
+
+    def _connect(self) -> sqlite3.Connection:
+        """The catalog connection; read-only opens never write (journal mode, locks, files),
+        so a store on a read-only mount or owned by another user can be searched."""
+        db_path = self.path / CATALOG
+        if not self.readonly:
+            db = sqlite3.connect(db_path, isolation_level=None, timeout=60.0)
+        else:
+            uri = f"{db_path.resolve().as_uri()}?mode=ro"
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=60.0)
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                # a WAL catalog whose -shm file cannot be created here (read-only folder):
+                # SQLite can only read it as an immutable file, which no writer is changing
+                db.close()
+                db = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
+            db.execute("PRAGMA query_only=ON")
+        db.row_factory = sqlite3.Row
+        return db
+
     def _create_schema(self) -> None:
         with self._transaction():
             for statement in _SCHEMA.split(";"):
@@ -142,14 +174,18 @@ class Catalog:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is None:
                 self._db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema', ?), ('generation', '0')",
-                    (str(SCHEMA_VERSION),),
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?), ('generation', '0'),"
+                    " ('hash', ?)", (str(SCHEMA_VERSION), HASH_SCHEME),
                 )
-            elif int(row["value"]) != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: store format {row['value']} is not supported by this vidskill "
-                    f"(format {SCHEMA_VERSION}); re-ingest into a new store"
-                )
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None or int(row["value"]) != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: store format {row['value'] if row else 'unknown'} is not "
+                f"supported by this vidskill (format {SCHEMA_VERSION}); re-ingest into a new store"
+            )
 
     # -- housekeeping ------------------------------------------------------------------
 
@@ -190,6 +226,8 @@ class Catalog:
         """Become the one writer of this store, or raise StoreLockedError naming the holder."""
         if self._lock_fd is not None:
             return
+        if self.readonly:
+            self._require_lock()
         path = self.path / LOCK
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -207,6 +245,7 @@ class Catalog:
         self._lock_fd = fd
         for stale in self.path.rglob(".*.tmp-*"):
             stale.unlink(missing_ok=True)
+        self._migrate_hashes()
 
     def unlock(self) -> None:
         """Give up the writer lock (the kernel also drops it when the process dies)."""
@@ -214,7 +253,33 @@ class Catalog:
             os.close(self._lock_fd)
             self._lock_fd = None
 
+    def _migrate_hashes(self) -> None:
+        """Re-key videos hashed by the former sampled hash (stores without meta 'hash') by
+        whole-file hashes, so re-running an ingest skips them instead of doubling them."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'hash'").fetchone()
+        if row is not None and row["value"] == HASH_SCHEME:
+            return
+        for video in self.videos():
+            path = Path(video.path)
+            try:
+                if _sampled_hash(path) != video.content_hash:
+                    continue
+                digest = content_hash(path)
+            except OSError:  # gone or unreadable: it keeps its old key
+                continue
+            with self._transaction():
+                if self._db.execute("SELECT 1 FROM videos WHERE content_hash = ?",
+                                    (digest,)).fetchone() is None:
+                    self._db.execute("UPDATE videos SET content_hash = ? WHERE id = ?",
+                                     (digest, video.id))
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('hash', ?)",
+                             (HASH_SCHEME,))
+
     def _require_lock(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path} was opened read-only; open it without readonly=True "
+                             "to change it")
         if self._lock_fd is None:
             raise StoreError("writing to a store needs its lock: call store.lock() first")
 
@@ -332,7 +397,7 @@ class Catalog:
         """Store one video's features and clips; returns its id. All or nothing on a crash.
 
         A video already in the catalog (same content) is replaced: its old clips go in the
-        same transaction that adds the new ones.
+        same transaction that adds the new ones, as do failures recorded for the same path.
         """
         self._require_lock()
         if not features:
@@ -353,6 +418,9 @@ class Catalog:
                        .astype(np.float64))
         with self._transaction():
             self._delete_segments(video_id)
+            # earlier failures at this path (unreadable then, or other content) are outdated
+            self._db.execute("DELETE FROM videos WHERE path = ? AND status = 'failed' AND id != ?",
+                             (path, video_id))
             self._db.execute(
                 "UPDATE videos SET path = ?, settings_hash = ?, status = 'done', error = NULL,"
                 " kind = ?, label = ?, domain = ?, metadata = ?, duration = ?, updated = ?"
@@ -381,26 +449,114 @@ class Catalog:
         kind: str = "long", label: str | None = None, domain: str | None = None,
         metadata: dict | None = None,
     ) -> int:
-        """Mark a video failed with the reason (its earlier clips, if any, are removed)."""
+        """Record why a video failed. A video with clips keeps them (and its settings, so the
+        next run tries again): only a committed replacement removes a video's clips."""
         self._require_lock()
         info = {"kind": kind, "label": label, "domain": domain, "metadata": metadata}
         video_id = self._reserve(path, content_hash, info)
         with self._transaction():
-            self._delete_segments(video_id)
             self._db.execute(
                 "UPDATE videos SET path = ?, settings_hash = ?, status = 'failed', error = ?,"
-                " updated = ? WHERE id = ?",
+                " updated = ? WHERE id = ? AND status != 'done'",
                 (path, settings_hash, error, time.time(), video_id),
+            )
+            self._db.execute(
+                "UPDATE videos SET error = ?, updated = ? WHERE id = ? AND status = 'done'",
+                (f"a re-run failed, the clips stored before are kept: {error}", time.time(),
+                 video_id),
             )
             self._bump_generation()
         return video_id
 
-    def _delete_segments(self, video_id: int) -> None:
+    def find_path(self, path: str) -> list[VideoRecord]:
+        """Videos recorded under this path (one per content that was ingested from it)."""
+        rows = self._db.execute("SELECT * FROM videos WHERE path = ? ORDER BY id", (path,))
+        return [_video(r) for r in rows]
+
+    # -- management: fixes to metadata that need no re-encoding ---------------------------
+
+    def relabel(self, video_ids: Sequence[int], label: str | None = None, *,
+                domain: str | None = None) -> int:
+        """Set the label and/or domain of videos and their clips; returns how many clips they
+        hold. Clips named by the detector (skill-tcn names each clip by its skill) keep their
+        own label; clips that carried the video's label take the new one."""
+        self._require_lock()
+        if label is None and domain is None:
+            raise ValueError("relabel needs a new label or a new domain")
+        ids = self._existing(video_ids)
+        with self._transaction():
+            for video_id in ids:
+                if label is not None:
+                    self._db.execute(
+                        "UPDATE segments SET label = ? WHERE video_id = ? AND (label IS NULL OR"
+                        " label IS (SELECT label FROM videos WHERE id = ?))",
+                        (label, video_id, video_id))
+                    self._db.execute("UPDATE videos SET label = ?, updated = ? WHERE id = ?",
+                                     (label, time.time(), video_id))
+                if domain is not None:
+                    self._db.execute("UPDATE segments SET domain = ? WHERE video_id = ?",
+                                     (domain, video_id))
+                    self._db.execute("UPDATE videos SET domain = ?, updated = ? WHERE id = ?",
+                                     (domain, time.time(), video_id))
+            self._bump_generation()
+        counts = self.clip_counts()
+        return sum(counts.get(i, 0) for i in ids)
+
+    def remove(self, video_ids: Sequence[int]) -> int:
+        """Delete videos, their clips and feature files; returns the clips removed. Indexes
+        follow at their next sync (the catalog is the source of truth)."""
+        self._require_lock()
+        ids = self._existing(video_ids)
+        with self._transaction():
+            removed = 0
+            for video_id in ids:
+                removed += self._delete_segments(video_id)
+                self._db.execute("DELETE FROM videos WHERE id = ?", (video_id,))
+            self._bump_generation()
+        for video_id in ids:
+            folder = self.path / "features" / str(video_id)
+            for f in folder.glob("*"):
+                f.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        return removed
+
+    def _existing(self, video_ids: Sequence[int]) -> list[int]:
+        """The ids given, checked to name videos of this store."""
+        ids = [int(i) for i in video_ids]
+        known = {int(r[0]) for r in self._db.execute("SELECT id FROM videos")}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise StoreError(f"{self.path} has no video {', '.join(map(str, missing))}; list "
+                             f"them with `vidskill store list --store {self.path}`")
+        return ids
+
+    def stats(self) -> dict:
+        """Counts of videos by status, clips by label and domain, and the embedding spaces."""
+        one = lambda sql: [tuple(r) for r in self._db.execute(sql)]  # noqa: E731
+        return {
+            "videos": dict(one("SELECT status, count(*) FROM videos GROUP BY status")),
+            "clips": int(self._db.execute("SELECT count(*) FROM segments").fetchone()[0]),
+            "labels": dict(one("SELECT coalesce(label, '-'), count(*) FROM segments"
+                               " GROUP BY label ORDER BY count(*) DESC, label")),
+            "domains": dict(one("SELECT coalesce(domain, '-'), count(*) FROM segments"
+                                " GROUP BY domain ORDER BY count(*) DESC, domain")),
+            "encoders": {e: {"dim": self.dim(e), "clips": self._count(e)}
+                         for e in self.encoders()},
+            "settings": self.settings(),
+        }
+
+    def clip_counts(self) -> dict[int, int]:
+        """Number of clips of each video that has any."""
+        return {int(r[0]): int(r[1]) for r in self._db.execute(
+            "SELECT video_id, count(*) FROM segments GROUP BY video_id")}
+
+    def _delete_segments(self, video_id: int) -> int:
         self._db.execute(
             "DELETE FROM embeddings WHERE segment_id IN (SELECT id FROM segments WHERE video_id = ?)",
             (video_id,),
         )
-        self._db.execute("DELETE FROM segments WHERE video_id = ?", (video_id,))
+        return self._db.execute("DELETE FROM segments WHERE video_id = ?", (video_id,)).rowcount
 
     def _check_dim(self, encoder: str, dim: int | None) -> None:
         have = self.dim(encoder)
@@ -483,6 +639,44 @@ class Catalog:
             raise StoreError(f"{self.path} holds no clips yet; ingest videos first")
         return encoders[0]
 
+
+
+def describe_sqlite(e: sqlite3.Error, path: Path) -> str:
+    """One line for a SQLite failure on the catalog at `path`, saying what to do."""
+    text = str(e)
+    if "full" in text:
+        return (f"{path}: no space left on the device ({text}); free some space and run the "
+                "same command again (what was stored is kept)")
+    if "readonly" in text or "read-only" in text:
+        return (f"{path}: the catalog cannot be written ({text}); check the folder's "
+                "permissions, or query it (queries open stores read-only)")
+    if "locked" in text or "busy" in text:
+        return f"{path}: the catalog is busy ({text}); wait for the other process and retry"
+    if isinstance(e, sqlite3.OperationalError) and "unable to open" in text:
+        return f"{path}: cannot open the catalog ({text}); check the path and its permissions"
+    return (f"{path}: the catalog is damaged ({text}); restore it from a backup, or re-ingest "
+            "into a new --store")
+
+
+def _sampled_hash(path: Path) -> str:
+    """The key of stores made before whole-file hashes: sha256 of the size and the whole file
+    up to 3 MiB, else of its first, middle and last MiB (only `_migrate_hashes` reads it)."""
+    sample = 1 << 20
+    h = hashlib.sha256()
+    if path.is_dir():
+        for f in sorted(f for f in path.iterdir() if f.is_file()):
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+            with open(f, "rb") as fh:
+                h.update(fh.read(sample))
+        return h.hexdigest()
+    size = path.stat().st_size
+    h.update(f"{size}".encode())
+    with open(path, "rb") as fh:
+        offsets = (0,) if size <= 3 * sample else (0, size // 2, size - sample)
+        for offset in offsets:
+            fh.seek(offset)
+            h.update(fh.read(3 * sample if len(offsets) == 1 else sample))
+    return h.hexdigest()
 
 
 def _filters(**conditions) -> tuple[str, tuple]:

@@ -67,13 +67,15 @@ class ClipStore(Catalog):
     """A library of skill clips in one folder: the catalog plus one index per encoder.
 
     Open an existing store with `ClipStore(path)`; `create=True` makes the folder when it is
-    missing. Reading needs no lock; writers hold `store.lock()` (ingest does).
+    missing; `readonly=True` never writes (a store on a read-only mount or owned by another
+    user). Reading needs no lock; writers hold `store.lock()` (ingest does).
     """
 
     exact_filter_limit = EXACT_FILTER_LIMIT
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = False):
-        super().__init__(path, create=create)
+    def __init__(self, path: str | os.PathLike, *, create: bool = False,
+                 readonly: bool = False):
+        super().__init__(path, create=create, readonly=readonly)
         self._indexes: dict[str, tuple[int, faiss.Index]] = {}
 
     def __enter__(self) -> ClipStore:
