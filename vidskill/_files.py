@@ -10,6 +10,7 @@ matplotlib) write the right one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -39,6 +40,8 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
     error it is removed and `path` is left as it was. For writers that take a file name
     (faiss.write_index, cv2.imwrite, torch.save, savefig)."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "a folder is there; give a file name", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     try:
@@ -46,6 +49,11 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
         _fsync_path(tmp)
         os.replace(tmp, path)
         _fsync_path(path.parent)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.errno is not None and e.filename in (None, str(tmp)):  # name the file asked for
+            raise type(e)(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from vidskill import __version__
@@ -215,28 +218,120 @@ def _add_ingest(sub) -> None:
 
 
 def _query(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from vidskill.ingest import query_features
+    from vidskill.ingest.query import run_query
     from vidskill.store import ClipStore
 
-    given = [x is not None for x in (args.input, args.segment, args.vector)]
-    if sum(given) != 1:
-        raise ValueError("give exactly one query: a CLIP or VIDEO path, --segment ID or "
-                         "--vector FILE.npy")
-    if (args.start is not None or args.end is not None) and args.input is None:
-        raise ValueError("--start/--end select a time range of the VIDEO argument")
-    with ClipStore(args.store) as store:
-        encoder = args.encoder or store.default_encoder()
-        if args.segment is not None:
-            query = args.segment
-        elif args.vector is not None:
-            query = np.load(args.vector)
-        else:
-            query = query_features(args.input, store, args.start, args.end)[encoder]
-        hits = store.search(query, args.k, encoder=encoder, domain=args.domain, label=args.label)
+    with ClipStore(args.store, readonly=True) as store:
+        hits = run_query(store, video=args.input, start=args.start, end=args.end,
+                         segment=args.segment, vector=args.vector, k=args.k,
+                         encoder=args.encoder, domain=args.domain, label=args.label)
     _print_hits(hits, args.json)
     return 0
+
+
+def _store_videos(store, args: argparse.Namespace) -> list[int]:
+    """Video ids picked by --video, --path and --status (at least one must be given)."""
+    if not (args.video or args.path or args.status):
+        raise ValueError("name the videos: --video ID, --path FILE or --status STATUS "
+                         "(see `vidskill store list`)")
+    ids = list(args.video or [])
+    wanted = {Path(p).expanduser().resolve() for p in args.path or []}
+    for video in store.videos(status=args.status) if (wanted or args.status) else []:
+        if not wanted or Path(video.path).expanduser().resolve() in wanted:
+            ids.append(video.id)
+    if not ids:
+        raise ValueError(f"no video of {store.path} matches {args.path or args.status}; see "
+                         "`vidskill store list`")
+    return list(dict.fromkeys(ids))
+
+
+def _store(args: argparse.Namespace) -> int:
+    from vidskill.store import ClipStore
+
+    if args.action in ("list", "stats"):
+        with ClipStore(args.store, readonly=True) as store:
+            if args.action == "stats":
+                _print_stats(store.stats(), args.json)
+                return 0
+            counts = store.clip_counts()
+            videos = store.videos(status=args.status)
+            rows = [{"id": v.id, "status": v.status, "clips": counts.get(v.id, 0),
+                     "kind": v.kind, "label": v.label, "domain": v.domain, "path": v.path,
+                     "error": v.error} for v in videos]
+        if args.json:
+            print(json.dumps(rows))
+        else:
+            _print_table(["id", "status", "clips", "kind", "label", "domain", "path"],
+                         [[str(r[k]) if r[k] is not None else "-" for k in list(r)[:-1]]
+                          + ([f"({r['error']})"] if r["error"] else []) for r in rows])
+        return 0
+    with ClipStore(args.store) as store:
+        store.lock()
+        ids = _store_videos(store, args)
+        if args.action == "relabel":
+            clips = store.relabel(ids, args.label, domain=args.domain)
+            done = f"relabelled {len(ids)} video(s) ({clips} clips)"
+        else:
+            clips = store.remove(ids)
+            done = f"removed {len(ids)} video(s) and their {clips} clips"
+        store.sync_indexes()
+    print(f"{done} in {args.store}; indexes synced")
+    return 0
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    """Left-aligned columns; a row's cells past the header are appended as they are."""
+    n = len(header)
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(n)]
+    for row in [header, *rows]:
+        cells = [f"{v:<{w}}" for v, w in zip(row[:n], widths, strict=True)] + row[n:]
+        print("  ".join(cells).rstrip())
+
+
+def _print_stats(stats: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(stats))
+        return
+    videos = ", ".join(f"{n} {status}" for status, n in sorted(stats["videos"].items()))
+    print(f"videos   {videos or 'none'}")
+    print(f"clips    {stats['clips']}")
+    for key in ("labels", "domains"):
+        print(f"{key:<8} " + (", ".join(f"{k} {n}" for k, n in stats[key].items()) or "-"))
+    for name, e in stats["encoders"].items():
+        print(f"encoder  {name}: {e['clips']} clips, dimension {e['dim']}")
+    settings = stats["settings"]
+    if settings:
+        print(f"settings fps {settings['fps']:g}, size {settings['size']}, pooling "
+              f"{settings['pooling']}, {json.dumps(settings['encoder_settings'])}")
+
+
+def _add_store(sub) -> None:
+    from vidskill.store.catalog import STATUSES
+
+    p = sub.add_parser("store", help="list, count, relabel or remove what a clip store holds",
+                       description="Inspect a store, or fix its metadata without re-encoding: "
+                       "relabel videos (and their clips), remove videos (their clips leave the "
+                       "indexes too).")
+    actions = p.add_subparsers(dest="action", required=True)
+    for name, text in (("list", "one line per video: id, status, clips, label, path, error"),
+                       ("stats", "videos by status, clips by label and domain, encoders"),
+                       ("relabel", "set the label and/or domain of videos and their clips"),
+                       ("remove", "delete videos and their clips (indexes follow)")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("--store", required=True, type=Path)
+        if name != "stats":
+            a.add_argument("--status", choices=STATUSES, help="videos with this status")
+        if name in ("relabel", "remove"):
+            a.add_argument("--video", type=int, action="append", metavar="ID",
+                           help="a video id from `vidskill store list` (repeatable)")
+            a.add_argument("--path", action="append", metavar="FILE",
+                           help="the video ingested from this file (repeatable)")
+        if name == "relabel":
+            a.add_argument("--label", help="the new skill label")
+            a.add_argument("--domain", help="the new domain, e.g. human or robot")
+        if name in ("list", "stats"):
+            a.add_argument("--json", action="store_true", help="print JSON")
+        a.set_defaults(func=_store)
 
 
 def _print_hits(hits: list, as_json: bool) -> None:
@@ -631,7 +726,8 @@ def _add_eval_select(sub) -> None:
     p.set_defaults(func=_eval_select)
 
 
-COMMANDS = (_add_info, _add_synth, _add_synth_long, _add_demo, _add_ingest, _add_query, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder, _add_run, _add_select, _add_eval_select)
+COMMANDS = (_add_info, _add_synth, _add_synth_long, _add_demo, _add_ingest, _add_query,
+            _add_store, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder, _add_run, _add_select, _add_eval_select)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -646,19 +742,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that cleanup runs (workers stopped, the open
+    transaction rolled back) before the process exits."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
+def describe_error(e: BaseException) -> tuple[str, int] | None:
+    """The one line and exit status the CLI gives for an error, or None for a bug (which
+    keeps its traceback). Status 2 is for bad arguments, 1 for data and the environment."""
+    import sqlite3
+
+    from vidskill.store.catalog import describe_sqlite
+
+    if isinstance(e, (VideoError, VidskillError)) and not isinstance(e, ValueError):
+        return str(e), EXIT_FAILED
+    if isinstance(e, ValueError):
+        return str(e), EXIT_USAGE
+    if isinstance(e, sqlite3.Error):
+        return describe_sqlite(e, Path("the store's catalog")), EXIT_FAILED
+    if not isinstance(e, OSError):
+        return None
+    name = e.filename or "a file"
+    if e.errno == errno.ENOSPC:
+        return (f"{name}: no space left on the device; free some space and run the same "
+                "command again (what was stored before is kept)", EXIT_FAILED)
+    if e.errno == errno.EROFS:
+        return f"{name}: the file system is read-only; write somewhere else", EXIT_FAILED
+    if isinstance(e, PermissionError):
+        return (f"{name}: permission denied; check the permissions of the file and its "
+                "folder", EXIT_FAILED)
+    if isinstance(e, IsADirectoryError):
+        return f"{name} is a folder; give a file name", EXIT_USAGE
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        return f"{name}: a file is in the way; give a folder path", EXIT_USAGE
+    if isinstance(e, FileNotFoundError) and not e.strerror:
+        return str(e), EXIT_FAILED
+    return f"{name}: {e.strerror or e}", EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         return int(args.func(args) or 0)
-    except (VideoError, VidskillError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(e, ValueError) else EXIT_FAILED
+    except Terminated:
+        print("terminated (SIGTERM); what was committed is kept: run the same command again "
+              "to resume", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        described = describe_error(e)
+        if described is None:
+            raise
+        print(f"error: {described[0]}", file=sys.stderr)
+        return described[1]
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -265,9 +265,7 @@ def _ingest(config: dict, file: Path):
 
 
 def _query(config: dict, file: Path):
-    import numpy as np
-
-    from vidskill.ingest import query_features
+    from vidskill.ingest.query import run_query
     from vidskill.store import ClipStore
 
     q = config["query"]
@@ -277,16 +275,11 @@ def _query(config: dict, file: Path):
                           f"got {given or 'none'}")
     if (q["start"] is not None or q["end"] is not None) and q["video"] is None:
         raise ConfigError(f"{file}: query.start/query.end select a range of query.video")
-    with ClipStore(config["store"]) as store:
-        encoder = config["encoder"] or store.default_encoder()
-        if q["segment"] is not None:
-            query = q["segment"]
-        elif q["vector"] is not None:
-            query = np.load(q["vector"])
-        else:
-            query = query_features(q["video"], store, q["start"], q["end"])[encoder]
-        return store.search(query, config["k"], encoder=encoder,
-                            domain=config["domain"] or None, label=config["label"] or None)
+    with ClipStore(config["store"], readonly=True) as store:
+        return run_query(store, video=q["video"], start=q["start"], end=q["end"],
+                         segment=q["segment"], vector=q["vector"], k=config["k"],
+                         encoder=config["encoder"] or None, domain=config["domain"] or None,
+                         label=config["label"] or None)
 
 
 def _select(config: dict, file: Path):

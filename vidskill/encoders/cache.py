@@ -9,17 +9,22 @@ DimensionMismatchError instead of returning wrong features.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import stat
 from pathlib import Path
 
+import logging
+
 import numpy as np
 
 from vidskill._files import save_array, write_json
 from vidskill.encoders.base import Features
 from vidskill.errors import DimensionMismatchError, VidskillError
+
+log = logging.getLogger(__name__)
 
 # Content hashes read whole files: BLAKE2b streams at about 1 GB/s on one core (README:
 # Reliability), and hashing only some bytes let a copy with a damaged middle pass for the
@@ -30,6 +35,12 @@ _BLOCK = 1 << 20
 
 class NotAVideoFileError(VidskillError, OSError):
     """A path names a FIFO, socket or device, which cannot be hashed or decoded."""
+
+    def __init__(self, message: str, path: str):
+        super().__init__(errno.EINVAL, message, path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -45,7 +56,7 @@ def content_hash(path: str | os.PathLike) -> str:
         return h.hexdigest()
     mode = p.stat().st_mode
     if not stat.S_ISREG(mode):
-        raise NotAVideoFileError(f"{p}: not a regular file (a {_kind(mode)}); give a video file")
+        raise NotAVideoFileError(f"not a regular file (a {_kind(mode)}); give a video file", str(p))
     h.update(f"{p.stat().st_size}:".encode())
     _update(h, p)
     return h.hexdigest()
@@ -92,11 +103,18 @@ class FeatureCache:
         meta_path = base.with_suffix(".json")
         if not meta_path.is_file():
             return None
-        meta = json.loads(meta_path.read_text())
-        if meta.get("encoder") != encoder or meta.get("settings") != _canonical(settings):
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("encoder") != encoder or meta.get("settings") != _canonical(settings):
+                return None
+            data = np.load(base.with_suffix(".npy"), allow_pickle=False)
+            times = np.load(base.with_suffix(".times.npy"), allow_pickle=False)
+            if times.ndim != 2 or len(times) != len(data):
+                raise ValueError(f"{len(times)} window times for {len(data)} windows")
+        except (OSError, EOFError, ValueError) as e:  # damaged: recompute rather than fail
+            log.warning("cached features %s.* are unreadable (%s); recomputing them", base,
+                        str(e).splitlines()[0] if str(e) else type(e).__name__)
             return None
-        data = np.load(base.with_suffix(".npy"), allow_pickle=False)
-        times = np.load(base.with_suffix(".times.npy"), allow_pickle=False)
         found = data.shape[1] if data.ndim == 2 else None
         for expected, what in ((meta.get("dim"), "its sidecar"), (dim, f"encoder {encoder!r}")):
             if expected is not None and found != expected:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from vidskill.encoders.cache import content_hash
 from vidskill.ingest.local import Executor, LocalExecutor
 from vidskill.ingest.manifest import Source, SourceNotFoundError, resolve_sources
-from vidskill.ingest.query import query_features
+from vidskill.ingest.query import load_vector, query_features, run_query
 from vidskill.ingest.stages import (
     DEFAULT_DETECTOR,
     DEFAULT_INGEST_ENCODER,
@@ -113,7 +113,7 @@ def ingest(
         else resolve_sources([entry], kind=kind, label=label, domain=domain))]
     if not any(s.error is None for s in items):
         raise SourceNotFoundError("nothing to ingest: " + "; ".join(
-            s.error or str(s.path) for s in items[:3]) + ("" if len(items) <= 3 else "; ..."))
+            f"{s.path}: {s.error}" for s in items[:3]) + ("" if len(items) <= 3 else "; ..."))
     own = not isinstance(store, ClipStore)
     if own and settings is not None:
         settings.validate()  # before the store folder is made
@@ -239,6 +239,6 @@ def _fail(store: ClipStore, source: Source, key: str, reason: str, settings: Ing
 __all__ = [
     "DEFAULT_DETECTOR", "DEFAULT_INGEST_ENCODER", "ENGINES", "Executor", "IngestReport",
     "IngestSettings", "LocalExecutor", "PrefetchReader", "Source", "VideoResult",
-    "encode_source", "ingest", "make_executor", "prefetch", "process_video", "query_features",
-    "resolve_sources", "segment_result",
+    "encode_source", "ingest", "load_vector", "make_executor", "path_key", "prefetch",
+    "process_video", "query_features", "resolve_sources", "run_query", "segment_result",
 ]

@@ -70,7 +70,7 @@ def resolve_sources(
             found = [Source(p, kind, label, domain, error=_problem(p)) for p in _videos_in(path)]
             if not found:
                 found = [Source(path, kind, label, domain, error=(
-                    f"{path}: the folder holds no videos ({', '.join(VIDEO_SUFFIXES)}) and no "
+                    f"the folder holds no videos ({', '.join(VIDEO_SUFFIXES)}) and no "
                     "images"))]
         elif path.exists() or path.is_symlink():
             found = [Source(path, kind, label, domain, error=_problem(path))]
@@ -80,10 +80,10 @@ def resolve_sources(
                      if m.suffix.lower() in VIDEO_SUFFIXES]
             if not found:
                 found = [Source(path, kind, label, domain,
-                                error=f"{text}: the pattern matches no video")]
+                                error="the pattern matches no video")]
         else:
             found = [Source(path, kind, label, domain,
-                            error=f"{text}: no such file, folder or pattern; check the path")]
+                            error="no such file, folder or pattern; check the path")]
         for source in found:
             key = source.path.resolve()
             if key not in seen:
@@ -110,7 +110,7 @@ def read_manifest(
         video = Path(str(row["path"])).expanduser()
         video = video if video.is_absolute() else path.parent / video
         problem = None if video.exists() else (
-            f"{where}: {video} does not exist; paths are relative to the manifest's folder")
+            f"no such file (listed at {where}); paths are relative to the manifest's folder")
         metadata = row.get("metadata") or {}
         if isinstance(metadata, str):
             try:
@@ -169,13 +169,13 @@ def _problem(path: Path) -> str | None:
     """Why `path` cannot be read as a video, or None when it may be one (a file, or a folder
     of images not named like a video file)."""
     if path.is_symlink() and not path.exists():
-        return f"{path}: a broken symbolic link (its target is gone); fix or remove the link"
+        return f"a broken symbolic link (its target is gone); fix or remove the link"
     if path.is_dir():
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            return f"{path}: a folder named like a video file; give the video file itself"
+            return "a folder named like a video file; give the video file itself"
         return None
     if path.exists() and not path.is_file():
-        return f"{path}: not a regular file (a FIFO, socket or device); give a video file"
+        return "not a regular file (a FIFO, socket or device); give a video file"
     return None
 
 

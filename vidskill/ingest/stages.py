@@ -62,6 +62,10 @@ class IngestSettings:
     def __post_init__(self) -> None:
         if not self.encoders:
             raise ValueError("IngestSettings needs at least one encoder")
+        if not (isinstance(self.fps, (int, float)) and self.fps > 0
+                and isinstance(self.size, int) and self.size > 0):
+            raise ConfigError(f"fps and size must be positive numbers, got fps={self.fps!r}, "
+                              f"size={self.size!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         unknown = set(self.encoder_settings) - set(self.encoders)

@@ -71,7 +71,7 @@ def choose(
             scorer = VideoScorer.build(encoder, similarity, k=k, cache=cache)
             humans = human_clips_from_folder(skill, human, scorer)
         else:
-            with ClipStore(store) as clip_store:
+            with ClipStore(store, readonly=True) as clip_store:
                 scorer = VideoScorer.for_store(clip_store, encoder, similarity, k=k, cache=cache)
                 humans = (human_clips_by_query(skill, query, clip_store, scorer)
                           if query is not None

@@ -38,6 +38,7 @@ from vidskill.store.errors import (
 from vidskill.store.index import clip_embedding, default_factory
 
 SCHEMA_VERSION = 1
+STATUSES = ("pending", "done", "failed")
 CATALOG = "catalog.sqlite"
 LOCK = "ingest.lock"
 
@@ -286,9 +287,23 @@ class Catalog:
     # -- settings ----------------------------------------------------------------------
 
     def settings(self) -> dict:
-        """The settings the store was built with ({} for a new store)."""
+        """The settings the store was built with ({} for a new store); a record changed by
+        hand (it no longer matches its digest) is refused rather than silently used."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
-        return json.loads(row["value"]) if row else {}
+        if row is None:
+            return {}
+        digest = self._db.execute("SELECT value FROM meta WHERE key = 'settings_digest'"
+                                  ).fetchone()
+        if digest is not None and digest["value"] != _digest(row["value"]):
+            raise StoreSettingsError(
+                f"{self.path}: the settings recorded in {CATALOG} were changed after the clips "
+                f"were made ({row['value']}); the clips would not match queries encoded with "
+                "them: restore the original values, or re-ingest into a new --store")
+        try:
+            return json.loads(row["value"])
+        except json.JSONDecodeError as e:
+            raise StoreSettingsError(f"{self.path}: the recorded settings are not JSON ({e}); "
+                                     "re-ingest into a new --store") from None
 
     def use_settings(self, settings: dict) -> None:
         """Record `settings` in a new store, or check they equal the recorded ones."""
@@ -304,8 +319,8 @@ class Catalog:
             self._require_lock()
             with self._transaction():
                 self._db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('settings', ?)", (canon,)
-                )
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('settings', ?),"
+                    " ('settings_digest', ?)", (canon, _digest(canon)))
 
     @property
     def pooling(self) -> str:
@@ -316,6 +331,12 @@ class Catalog:
         configured = list(self.settings().get("encoders", []))
         present = [r[0] for r in self._db.execute("SELECT DISTINCT encoder FROM embeddings")]
         return configured + sorted(set(present) - set(configured))
+
+    def check_encoder(self, encoder: str) -> None:
+        """Raise StoreError unless the store holds clips embedded by `encoder`."""
+        if encoder not in self.encoders():
+            raise StoreError(f"{self.path} holds no {encoder!r} clips (it holds "
+                             f"{', '.join(self.encoders()) or 'none yet'}); pick one of those")
 
     def dim(self, encoder: str) -> int | None:
         """Clip embedding dimension of `encoder`, or None when it has no clips yet."""
@@ -571,10 +592,15 @@ class Catalog:
         path = self.feature_path(video_id, encoder)
         if not path.exists():
             raise StoreError(f"{path}: no {encoder!r} features for video {video_id} in this store")
-        times = np.load(path.with_name(f"{encoder}.times.npy"))
+        try:
+            times = np.load(path.with_name(f"{encoder}.times.npy"), allow_pickle=False)
+            data = np.load(path, allow_pickle=False)
+        except (OSError, EOFError, ValueError) as e:
+            raise StoreError(f"{path}: stored features are damaged ({str(e).splitlines()[0]}); "
+                             f"re-ingest the video ({video_id}) after `vidskill store remove "
+                             f"--store {self.path} --video {video_id}`") from None
         row = self._db.execute("SELECT path FROM videos WHERE id = ?", (video_id,)).fetchone()
-        return Features(np.load(path), times[:, 0], times[:, 1], encoder,
-                        source=row["path"] if row else "")
+        return Features(data, times[:, 0], times[:, 1], encoder, source=row["path"] if row else "")
 
     # -- segments ----------------------------------------------------------------------
 
@@ -639,6 +665,10 @@ class Catalog:
             raise StoreError(f"{self.path} holds no clips yet; ingest videos first")
         return encoders[0]
 
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def describe_sqlite(e: sqlite3.Error, path: Path) -> str:

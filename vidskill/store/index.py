@@ -106,7 +106,9 @@ def _same_kind(index: faiss.Index, factory: str, dim: int) -> bool:
         return False
     want = faiss.downcast_index(faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT))
     have = faiss.downcast_index(index.index)
-    return type(want) is type(have) and getattr(want, "nlist", 0) == getattr(have, "nlist", 0)
+    # a saved Flat index reads back as IndexFlatIP, a subclass of what the factory builds
+    return (isinstance(have, type(want)) and have.metric_type == want.metric_type
+            and getattr(want, "nlist", 0) == getattr(have, "nlist", 0))
 
 
 def _index_search(index: faiss.Index, vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -191,6 +191,10 @@ class ClipStore(Catalog):
             if vec.ndim != 1 and not (vec.ndim == 2 and vec.shape[0] == 1):
                 raise ValueError(f"a query vector must be 1-D, got shape {vec.shape}")
         vec = _normalise(vec)
+        if not vec.any():
+            raise ValueError("the query vector is all zeros (a clip without motion gives no "
+                             "flow features), so every clip is as near as any other; query "
+                             "with a clip in which something moves")
         dim = self.dim(encoder)
         if dim is not None and len(vec) != dim:
             raise DimensionMismatchError(
@@ -218,6 +222,7 @@ class ClipStore(Catalog):
         if k <= 0:
             raise ValueError(f"k must be positive, got {k}")
         encoder = encoder or self.default_encoder()
+        self.check_encoder(encoder)
         vec = self.query_vector(query, encoder)
         excluded = {int(i) for i in exclude}
         if isinstance(query, (int, np.integer)):

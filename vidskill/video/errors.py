@@ -17,6 +17,10 @@ class VideoNotFoundError(VideoError, FileNotFoundError):
     """The path does not exist."""
 
 
+class UnreadableVideoError(VideoError, PermissionError):
+    """The file exists but this user may not read it."""
+
+
 class EmptyVideoError(VideoError):
     """The file has zero bytes or the container holds no decodable frame."""
 

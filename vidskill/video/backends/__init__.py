@@ -20,6 +20,7 @@ from vidskill.video.errors import (
     EmptyVideoError,
     FrameDecodeError,
     NotAVideoError,
+    UnreadableVideoError,
     VideoError,
 )
 
@@ -32,12 +33,20 @@ FILE_BACKENDS = ("decord", "opencv")  # the order "auto" tries them in
 BACKENDS = ("auto", *AVAILABLE)
 # Leading bytes of containers we know: a file that starts like one but will not open is damaged.
 _CONTAINER_MAGIC = (b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"\x00\x00\x01\xba", b"FLV")
+# What decord says of a container it parsed that has no video stream (0-frame or audio-only).
+_NO_VIDEO_STREAM = "cannot find video stream"
 
 
 def open_file_backend(path: Path, backend: str, size) -> Backend:
     """Open a video file with the requested backend; 'auto' tries decord, then OpenCV."""
     if path.stat().st_size == 0:
         raise EmptyVideoError(path, "the file is empty (0 bytes); re-copy or re-record it")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except PermissionError:
+        raise UnreadableVideoError(path, "permission denied; make the file readable (chmod a+r) "
+                                   "or run as a user who can read it") from None
     order = FILE_BACKENDS if backend == "auto" else (backend,)
     errors: list[str] = []
     for name in order:
@@ -54,8 +63,11 @@ def open_file_backend(path: Path, backend: str, size) -> Backend:
         except Exception as e:  # decord raises bare DECORDError/RuntimeError on unreadable input
             errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     log.debug("could not open %s: %s", path, "; ".join(errors))
-    with open(path, "rb") as f:
-        head = f.read(12)
+    if any(_NO_VIDEO_STREAM in e for e in errors):
+        raise EmptyVideoError(
+            path, "the container opens but holds no video stream (no frames: audio only, or a "
+            "recording that never got a frame); give a file with video in it",
+        )
     if head[4:8] == b"ftyp" or head.startswith(_CONTAINER_MAGIC):
         raise CorruptVideoError(
             path, "it looks like a video container but cannot be decoded: it is probably "
