@@ -12,11 +12,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import stat
 from pathlib import Path
-
-import logging
 
 import numpy as np
 

@@ -169,7 +169,7 @@ def _problem(path: Path) -> str | None:
     """Why `path` cannot be read as a video, or None when it may be one (a file, or a folder
     of images not named like a video file)."""
     if path.is_symlink() and not path.exists():
-        return f"a broken symbolic link (its target is gone); fix or remove the link"
+        return "a broken symbolic link (its target is gone); fix or remove the link"
     if path.is_dir():
         if path.suffix.lower() in VIDEO_SUFFIXES:
             return "a folder named like a video file; give the video file itself"
