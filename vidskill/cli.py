@@ -230,14 +230,14 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _store_videos(store, args: argparse.Namespace) -> list[int]:
-    """Video ids picked by --video, --path and --status (at least one must be given)."""
+    """Video ids named by --video, --path or --status (any of them; at least one given)."""
     if not (args.video or args.path or args.status):
         raise ValueError("name the videos: --video ID, --path FILE or --status STATUS "
                          "(see `vidskill store list`)")
     ids = list(args.video or [])
     wanted = {Path(p).expanduser().resolve() for p in args.path or []}
-    for video in store.videos(status=args.status) if (wanted or args.status) else []:
-        if not wanted or Path(video.path).expanduser().resolve() in wanted:
+    for video in store.videos():
+        if Path(video.path).expanduser().resolve() in wanted or video.status == args.status:
             ids.append(video.id)
     if not ids:
         raise ValueError(f"no video of {store.path} matches {args.path or args.status}; see "

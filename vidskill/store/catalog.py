@@ -33,6 +33,7 @@ from vidskill.store.errors import (
     StoreError,
     StoreLockedError,
     StoreNotFoundError,
+    StorePathError,
     StoreSettingsError,
 )
 from vidskill.store.index import clip_embedding, default_factory
@@ -126,7 +127,7 @@ class Catalog:
         self.readonly = readonly
         self._lock_fd: int | None = None
         if self.path.exists() and not self.path.is_dir():
-            raise StoreError(f"{self.path} is a file, not a store folder; give --store a folder "
+            raise StorePathError(f"{self.path} is a file, not a store folder; give --store a folder "
                              "(it is created when missing)")
         if not (self.path / CATALOG).exists():
             if not create or readonly:

@@ -13,6 +13,10 @@ class StoreNotFoundError(StoreError, FileNotFoundError):
     """No store exists at the path given."""
 
 
+class StorePathError(StoreError, ValueError):
+    """The store path names a file, not a folder (a bad argument)."""
+
+
 class StoreLockedError(StoreError):
     """Another process is writing to the store."""
 

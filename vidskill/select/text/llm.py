@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import json
 import logging
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -154,22 +156,34 @@ class OpenAICompletionsBackend:
         timeout: float = 60.0,
         batch_size: int = 32,
     ) -> None:
-        base = url.rstrip("/")
-        if not base.startswith(("http://", "https://")):
-            raise ConfigError(f"LLM url {url!r} must start with http:// or https://")
+        parts = urllib.parse.urlsplit(url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"LLM url {_public(url)!r} must start with http:// or https:// "
+                              "and name a host")
+        if parts.username or parts.password:
+            raise ConfigError(
+                f"LLM url {_public(url)!r} holds credentials (user:password@); remove them and "
+                "put the key in an environment variable named by api_key_env")
+        base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         if base.endswith("/completions"):
             self.endpoint = base
         elif base.endswith("/v1"):
             self.endpoint = base + "/completions"
         else:
             self.endpoint = base + "/v1/completions"
+        if parts.query:
+            self.endpoint += "?" + parts.query
         self.model = model
         self.api_key_env = api_key_env
         self.timeout = timeout
         self.batch_size = batch_size
-        self.label = self.endpoint
+        self.label = _public(self.endpoint)
+        self._opener = urllib.request.build_opener(_RefuseRedirects)
         if api_key_env is not None:
             self._api_key()  # fail now, not at the first skill
+            if parts.scheme == "http" and not _is_local(parts.hostname):
+                log.warning("the API key in $%s goes to %s over plain http, readable on the "
+                            "way; use https", api_key_env, parts.hostname)
 
     def _api_key(self) -> str:
         """The key from the environment (never kept on the object)."""
@@ -180,6 +194,11 @@ class OpenAICompletionsBackend:
                 "key for the LLM server"
             )
         return key
+
+    def _redact(self, text: str) -> str:
+        """`text` with the API key (should a server echo it) blanked out."""
+        key = os.environ.get(self.api_key_env or "")
+        return text.replace(key, "***") if key else text
 
     def continuation_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[np.ndarray]:
         """Token log-probs of each continuation, located by the server's text offsets."""
@@ -211,27 +230,29 @@ class OpenAICompletionsBackend:
             self.endpoint, data=json.dumps(payload).encode(), headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=self.timeout) as response:
                 body = json.loads(response.read().decode("utf-8"))
+        except TextBackendError:
+            raise
         except urllib.error.HTTPError as e:
-            detail = e.read().decode("utf-8", "replace")[:300]
+            detail = self._redact(e.read().decode("utf-8", "replace")[:300])
             if e.code in (404, 405):
                 raise TextBackendUnavailableError(
-                    f"{self.endpoint} answered {e.code}: the server has no OpenAI-style "
+                    f"{self.label} answered {e.code}: the server has no OpenAI-style "
                     "/v1/completions endpoint (chat-only servers such as Ollama cannot score "
                     "prompts); use vLLM or llama.cpp server, or the local model backend"
-                ) from e
-            raise TextBackendError(f"LLM server {self.endpoint} answered {e.code}: {detail}") from e
+                ) from None
+            raise TextBackendError(f"LLM server {self.label} answered {e.code}: {detail}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as e:
             raise TextBackendError(
-                f"cannot reach LLM server {self.endpoint}: {e}; start it or fix the url"
-            ) from e
+                f"cannot reach LLM server {self.label}: {self._redact(str(e))}; start it or fix "
+                "the url") from None
         except json.JSONDecodeError as e:
-            raise TextBackendError(f"LLM server {self.endpoint} did not answer JSON: {e}") from e
+            raise TextBackendError(f"LLM server {self.label} did not answer JSON: {e}") from None
         choices = body.get("choices") if isinstance(body, dict) else None
         if not isinstance(choices, list) or len(choices) != len(prompts):
             raise TextBackendError(
-                f"LLM server {self.endpoint} returned {0 if not choices else len(choices)} "
+                f"LLM server {self.label} returned {0 if not choices else len(choices)} "
                 f"choices for {len(prompts)} prompts"
             )
         return sorted(choices, key=lambda ch: ch.get("index", 0))
@@ -242,16 +263,46 @@ class OpenAICompletionsBackend:
         offsets, values = lp.get("text_offset"), lp.get("token_logprobs")
         if not offsets or not values or offsets[0] != 0:
             raise TextBackendUnavailableError(
-                f"{self.endpoint} returned no log-probabilities for the prompt (echo=true, "
+                f"{self.label} returned no log-probabilities for the prompt (echo=true, "
                 "logprobs=1 were ignored): this server cannot score text; use vLLM or "
                 "llama.cpp server, or the local model backend"
             )
         picked = [v for o, v in zip(offsets, values, strict=True) if begin <= o < end]
         if not picked or any(v is None for v in picked):
             raise TextBackendError(
-                f"{self.endpoint} returned no log-probabilities for the scored continuation"
+                f"{self.label} returned no log-probabilities for the scored continuation"
             )
         return np.asarray(picked, dtype=np.float64)
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow no redirect: urllib would resend the Authorization header to wherever it
+    points, another host included."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise TextBackendError(
+            f"LLM server {_public(req.full_url)} answered {code} redirecting to "
+            f"{_public(newurl)}; not followed, so the API key goes nowhere else: set the url "
+            "to the server's own address")
+
+
+def _public(url: str) -> str:
+    """A URL fit for messages: scheme, host, port and path only (no user, password, query)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _is_local(host: str) -> bool:
+    """Whether `host` is this machine (loopback), where plain http exposes nothing."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 LIKELIHOOD_PROMPT = "A robot is asked to {skill}. The robot behaviour that does this:"
