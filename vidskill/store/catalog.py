@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -675,7 +676,7 @@ def _digest(text: str) -> str:
 def describe_sqlite(e: sqlite3.Error, path: Path) -> str:
     """One line for a SQLite failure on the catalog at `path`, saying what to do."""
     text = str(e)
-    if "full" in text:
+    if "full" in text or ("I/O error" in text and _nearly_full(path)):
         return (f"{path}: no space left on the device ({text}); free some space and run the "
                 "same command again (what was stored is kept)")
     if "readonly" in text or "read-only" in text:
@@ -683,10 +684,20 @@ def describe_sqlite(e: sqlite3.Error, path: Path) -> str:
                 "permissions, or query it (queries open stores read-only)")
     if "locked" in text or "busy" in text:
         return f"{path}: the catalog is busy ({text}); wait for the other process and retry"
-    if isinstance(e, sqlite3.OperationalError) and "unable to open" in text:
-        return f"{path}: cannot open the catalog ({text}); check the path and its permissions"
-    return (f"{path}: the catalog is damaged ({text}); restore it from a backup, or re-ingest "
-            "into a new --store")
+    if "not a database" in text or "malformed" in text:
+        return (f"{path}: the catalog is damaged ({text}); restore it from a backup, or "
+                "re-ingest into a new --store")
+    return (f"{path}: the catalog cannot be used ({text}); check the disk, the path and its "
+            "permissions")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the disk holding `path` has under 1 MiB free (SQLite reports a failed write
+    of its shared-memory file as a plain I/O error)."""
+    try:
+        return shutil.disk_usage(path.parent if path.parent.exists() else ".").free < 1 << 20
+    except OSError:
+        return False
 
 
 def _sampled_hash(path: Path) -> str:
