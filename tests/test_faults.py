@@ -257,6 +257,22 @@ def test_a_copy_damaged_in_the_middle_is_a_new_video(tmp_path):
     assert content_hash(original) == content_hash(tmp_path / "a.mp4")
 
 
+def test_a_rerun_hashes_only_changed_files(tmp_path, clips):
+    video = sorted(clips.glob("[0-4]_*.mp4"))[0]
+    store = tmp_path / "s"
+    assert cli(*ingest_args(video, store)).returncode == 0
+    with sqlite3.connect(store / "catalog.sqlite") as db:
+        (remembered,) = db.execute("SELECT path, content_hash FROM file_hashes").fetchall()
+    assert remembered == (str(video), content_hash(video))
+    before = video.stat()
+    data = bytearray(video.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, and the modification time put back
+    video.write_bytes(bytes(data))
+    os.utime(video, ns=(before.st_atime_ns, before.st_mtime_ns))
+    run = cli(*ingest_args(video, store))
+    assert "skipped 0" in run.stdout, run.stdout
+
+
 def test_a_store_keyed_by_the_old_sampled_hash_is_not_doubled(tmp_path, clips):
     from vidskill.store.catalog import _sampled_hash
 

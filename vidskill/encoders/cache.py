@@ -61,6 +61,16 @@ def content_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def file_signature(path: str | os.PathLike) -> str | None:
+    """What changes whenever a regular file's bytes do: device, inode, size, modification
+    and status-change times (ctime cannot be set back by tools that keep mtime), or None
+    for what is not a regular file (a folder of images is hashed every time)."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
 def _update(h, path: Path) -> None:
     with open(path, "rb") as f:
         while block := f.read(_BLOCK):

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 from tqdm import tqdm
 
-from vidskill.encoders.cache import content_hash
+from vidskill.encoders.cache import content_hash, file_signature
 from vidskill.ingest.local import Executor, LocalExecutor
 from vidskill.ingest.manifest import Source, SourceNotFoundError, resolve_sources
 from vidskill.ingest.query import load_vector, query_features, run_query
@@ -145,11 +145,12 @@ def _plan(items: list[Source], store: ClipStore, settings: IngestSettings,
     """Sources still to process and their content hashes; the rest go to the report (and
     sources that cannot be read to the catalog, as failures keyed by their path)."""
     todo, hashes, seen = [], [], {}
+    hashed: list[tuple[str, str, str]] = []
     for source in items:
         try:
             if source.error is not None:
                 raise SourceNotFoundError(source.error)
-            digest = content_hash(source.path)
+            digest = _content_hash(source.path, store, hashed)
         except OSError as e:
             reason = source.error or failure_reason(e)
             _fail(store, source, path_key(source.path), reason, settings, report)
@@ -163,7 +164,24 @@ def _plan(items: list[Source], store: ClipStore, settings: IngestSettings,
         seen[digest] = source
         todo.append(source)
         hashes.append(digest)
+    store.remember_hashes(hashed)
     return todo, hashes
+
+
+def _content_hash(path: os.PathLike, store: ClipStore,
+                  hashed: list[tuple[str, str, str]]) -> str:
+    """The file's content hash, read again only when its stat signature changed since the
+    store last hashed it (a re-run over a large corpus then reads no video); new hashes are
+    appended to `hashed` for the store to remember."""
+    key = os.path.abspath(path)
+    signature = file_signature(path)
+    known = store.known_hash(key, signature) if signature is not None else None
+    if known is not None:
+        return known
+    digest = content_hash(path)
+    if signature is not None:
+        hashed.append((key, signature, digest))
+    return digest
 
 
 def path_key(path: os.PathLike) -> str:

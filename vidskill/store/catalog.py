@@ -74,6 +74,11 @@ CREATE TABLE IF NOT EXISTS segments (
 );
 CREATE INDEX IF NOT EXISTS segments_domain ON segments (domain);
 CREATE INDEX IF NOT EXISTS segments_label ON segments (label);
+CREATE TABLE IF NOT EXISTS file_hashes (
+    path TEXT PRIMARY KEY,
+    stat TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS embeddings (
     segment_id INTEGER NOT NULL REFERENCES segments(id),
     encoder TEXT NOT NULL,
@@ -490,6 +495,21 @@ class Catalog:
             )
             self._bump_generation()
         return video_id
+
+    def known_hash(self, path: str, signature: str) -> str | None:
+        """The content hash recorded for `path` if its stat signature (`file_signature`) is
+        unchanged since it was hashed."""
+        row = self._db.execute("SELECT content_hash FROM file_hashes WHERE path = ? AND stat = ?",
+                               (path, signature)).fetchone()
+        return row["content_hash"] if row else None
+
+    def remember_hashes(self, entries: Sequence[tuple[str, str, str]]) -> None:
+        """Record (path, stat signature, content hash) of files hashed, in one transaction."""
+        self._require_lock()
+        if entries:
+            with self._transaction():
+                self._db.executemany("INSERT OR REPLACE INTO file_hashes (path, stat,"
+                                     " content_hash) VALUES (?, ?, ?)", entries)
 
     def find_path(self, path: str) -> list[VideoRecord]:
         """Videos recorded under this path (one per content that was ingested from it)."""
