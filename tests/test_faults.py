@@ -271,6 +271,7 @@ def test_a_rerun_hashes_only_changed_files(tmp_path, clips):
     os.utime(video, ns=(before.st_atime_ns, before.st_mtime_ns))
     run = cli(*ingest_args(video, store))
     assert "skipped 0" in run.stdout, run.stdout
+    assert "the file changed since it was stored as video 1" in run.stdout
 
 
 def test_a_store_keyed_by_the_old_sampled_hash_is_not_doubled(tmp_path, clips):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from vidskill.encoders.cache import content_hash, file_signature
 from vidskill.ingest.local import Executor, LocalExecutor
 from vidskill.ingest.manifest import Source, SourceNotFoundError, resolve_sources
-from vidskill.ingest.query import load_vector, query_features, run_query
+from vidskill.ingest.query import query_features
 from vidskill.ingest.stages import (
     DEFAULT_DETECTOR,
     DEFAULT_INGEST_ENCODER,
@@ -114,15 +114,15 @@ def ingest(
     if not any(s.error is None for s in items):
         raise SourceNotFoundError("nothing to ingest: " + "; ".join(
             f"{s.path}: {s.error}" for s in items[:3]) + ("" if len(items) <= 3 else "; ..."))
-    own = not isinstance(store, ClipStore)
-    if own and settings is not None:
+    if settings is not None:
         settings.validate()  # before the store folder is made
+    own = not isinstance(store, ClipStore)
     clip_store = ClipStore(store, create=True) if own else store
     try:
         clip_store.lock()
         if settings is None:
             settings = IngestSettings.resolve(clip_store.settings())
-        settings.validate()
+            settings.validate()
         clip_store.use_settings(settings.store_settings())
         report = IngestReport()
         todo, hashes = _plan(items, clip_store, settings, report)
@@ -153,12 +153,13 @@ def _plan(items: list[Source], store: ClipStore, settings: IngestSettings,
             digest = _content_hash(source.path, store, hashed)
         except OSError as e:
             reason = source.error or failure_reason(e)
-            _fail(store, source, path_key(source.path), reason, settings, report)
+            _fail(store, source, _path_key(source.path), reason, settings, report)
             continue
         known = store.find_video(digest)
-        _conflicts(source, digest, known, seen.get(digest), store, report)
+        _changed_file(source, digest, store, report)
         if digest in seen or (known and known.status == "done"
                               and known.settings_hash == settings.digest(source)):
+            _kept_labels(source, seen.get(digest), known, store, report)
             report.skipped.append(str(source.path))
             continue
         seen[digest] = source
@@ -184,29 +185,36 @@ def _content_hash(path: os.PathLike, store: ClipStore,
     return digest
 
 
-def path_key(path: os.PathLike) -> str:
+def _path_key(path: os.PathLike) -> str:
     """The catalog key of a path that cannot be hashed (unreadable, missing, not a file)."""
     return "path:" + hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()
 
 
-def _conflicts(source: Source, digest: str, known: VideoRecord | None, earlier: Source | None,
-               store: ClipStore, report: IngestReport) -> None:
-    """Report what this run says about a video that disagrees with what the store holds."""
+def _kept_labels(source: Source, earlier: Source | None, known: VideoRecord | None,
+                 store: ClipStore, report: IngestReport) -> None:
+    """Report a skipped video whose label or domain this run gives otherwise (it keeps the
+    stored one: `vidskill store relabel` changes it)."""
     path = str(source.path)
-    fix = f"vidskill store relabel --store {store.path}"
-    for what, given in (("label", source.label), ("domain", source.domain)):
-        if earlier is not None and given is not None and getattr(earlier, what) != given:
+    for what in ("label", "domain"):
+        given = getattr(source, what)
+        if given is None:
+            continue
+        if earlier is not None and getattr(earlier, what) != given:
             report.conflicts.append((path, (
                 f"the same content as {earlier.path} with another {what} ({given!r} vs "
                 f"{getattr(earlier, what)!r}); it is stored once, as {earlier.path}")))
-        elif known is not None and given is not None and getattr(known, what) != given:
+        elif earlier is None and known is not None and getattr(known, what) != given:
             report.conflicts.append((path, (
                 f"already stored as video {known.id} ({known.path}) with {what} "
-                f"{getattr(known, what)!r}, kept; to change it: {fix} --video {known.id} "
-                f"--{what} {given}")))
-    for other in store.find_path(path):
+                f"{getattr(known, what)!r}, kept; to change it: vidskill store relabel "
+                f"--store {store.path} --video {known.id} --{what} {given}")))
+
+
+def _changed_file(source: Source, digest: str, store: ClipStore, report: IngestReport) -> None:
+    """Report a path whose content differs from what was stored from it before."""
+    for other in store.find_path(str(source.path)):
         if other.content_hash != digest and other.status == "done":
-            report.conflicts.append((path, (
+            report.conflicts.append((str(source.path), (
                 f"the file changed since it was stored as video {other.id}; the new content "
                 f"is added as another video; drop the old one with `vidskill store remove "
                 f"--store {store.path} --video {other.id}`")))
@@ -257,6 +265,6 @@ def _fail(store: ClipStore, source: Source, key: str, reason: str, settings: Ing
 __all__ = [
     "DEFAULT_DETECTOR", "DEFAULT_INGEST_ENCODER", "ENGINES", "Executor", "IngestReport",
     "IngestSettings", "LocalExecutor", "PrefetchReader", "Source", "VideoResult",
-    "encode_source", "ingest", "load_vector", "make_executor", "path_key", "prefetch",
-    "process_video", "query_features", "resolve_sources", "run_query", "segment_result",
+    "encode_source", "ingest", "make_executor", "prefetch", "process_video", "query_features",
+    "resolve_sources", "segment_result",
 ]
