@@ -69,7 +69,9 @@ def segment_video(
         segments = name_segments(segments, features, enc.classes)
     return SegmentList(tuple(segments), info.duration, info.native_fps, start,
                        str(source), detector.name, {"encoder": features.encoder, "fps": fps,
-                                                    **settings})
+                                                    **settings},
+                       signal_times=np.asarray(boundaries.signal_times, np.float64),
+                       signal=np.asarray(boundaries.signal, np.float64))
 
 
 def segment(

@@ -12,13 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from tqdm import tqdm
-
+from vidskill._progress import progress_bar
 from vidskill.encoders.cache import content_hash, file_signature
 from vidskill.ingest.local import Executor, LocalExecutor
 from vidskill.ingest.manifest import Source, SourceNotFoundError, resolve_sources
@@ -225,8 +223,7 @@ def _run(todo: list[Source], hashes: list[str], store: ClipStore, settings: Inge
     """Process `todo` on the executor and commit results in input order."""
     held: dict[int, VideoResult] = {}
     nxt = 0
-    bar = tqdm(total=len(todo), unit="video", file=sys.stderr, disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(None, progress, total=len(todo), unit="video", desc="ingest")
     try:
         for i, result in executor.map(process_video, todo, settings):
             held[i] = result
