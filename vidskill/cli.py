@@ -24,6 +24,90 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that shows every option's default (unless its text already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if ("default" not in text and action.option_strings and action.default not in
+                (None, False, True, argparse.SUPPRESS, [])):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """The flags every command takes (after its name): verbosity, JSON, progress, device."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options")
+    g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="log what each step does (default: warnings and errors only)")
+    g.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="errors only: no warnings, no progress bars (default: off)")
+    g.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help="print the result as JSON on standard output (default: a table or text)")
+    g.add_argument("--no-progress", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bars (default: drawn on stderr when it is a terminal)")
+    g.add_argument("--device", default=argparse.SUPPRESS, metavar="DEVICE",
+                   help="where networks run: cpu, cuda, cuda:1 (default: cuda when present)")
+    return p
+
+
+_COMMON = _common_options()
+
+
+class _Commands:
+    """The subcommand registrar: every command gets the common options and `_Help`."""
+
+    def __init__(self, sub) -> None:
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, parents=[_COMMON], formatter_class=_Help, **kwargs)
+
+
+def _apply_common(args: argparse.Namespace) -> None:
+    """Give the common options their values and apply them to the process: logging level,
+    progress bars, the default device, quiet third-party libraries."""
+    from vidskill import _torch
+    from vidskill._progress import quiet_third_party, set_progress
+
+    for flag in ("verbose", "quiet", "json", "no_progress"):
+        setattr(args, flag, getattr(args, flag, False))
+    args.device = getattr(args, "device", None)
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s", force=True)
+    set_progress(not (args.no_progress or args.quiet))
+    _torch.set_default_device(args.device)
+    quiet_third_party()
+
+
+def _add_out(p: argparse.ArgumentParser, what: str, *, required: bool = False,
+             default: Path | None = None) -> None:
+    """`--out`: where a command writes its result, the same on every command."""
+    p.add_argument("--out", type=Path, required=required, default=default, metavar="PATH",
+                   help=f"write {what} here" + ("" if required or default else
+                                                " (default: standard output)"))
+
+
+# Formats a written file may have, by suffix: `--out` refuses a mismatch.
+_SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".npy": "npy", ".jsonl": "json"}
+
+
+def _check_out(out: Path | None, fmt: str, option: str = "--format") -> None:
+    """Refuse to write `fmt` into a file whose suffix names another format."""
+    if out is None:
+        return
+    named = _SUFFIX_FORMATS.get(out.suffix.lower())
+    if named is not None and named != fmt:
+        raise ValueError(f"--out {out} names a {named.upper()} file but {option} asks for "
+                         f"{fmt.upper()}; change the suffix or the option")
+
+
+def _done(args: argparse.Namespace, text: str, data: dict) -> None:
+    """A command's closing message: `text` for people, or `data` as JSON with --json."""
+    print(json.dumps(data, default=str) if args.json else text)
+
+
 def _info(args: argparse.Namespace) -> int:
     from vidskill.video import open_video
 
@@ -48,7 +132,6 @@ def _add_info(sub) -> None:
     p = sub.add_parser("info", help="print a video's metadata (or why it cannot be read)")
     p.add_argument("videos", nargs="+", help="video files or folders of numbered images")
     p.add_argument("--backend", default="auto", choices=BACKENDS)
-    p.add_argument("--json", action="store_true", help="one JSON object per video")
     p.set_defaults(func=_info)
 
 
@@ -212,8 +295,6 @@ def _add_ingest(sub) -> None:
                    help=f"clip embedding (default {default.pooling})")
     p.add_argument("--index-factory", metavar="FACTORY",
                    help="force the FAISS index type, e.g. Flat, HNSW32, IVF1024,Flat")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_ingest)
 
 
@@ -312,7 +393,7 @@ def _add_store(sub) -> None:
                        description="Inspect a store, or fix its metadata without re-encoding: "
                        "relabel videos (and their clips), remove videos (their clips leave the "
                        "indexes too).")
-    actions = p.add_subparsers(dest="action", required=True)
+    actions = _Commands(p.add_subparsers(dest="action", required=True))
     for name, text in (("list", "one line per video: id, status, clips, label, path, error"),
                        ("stats", "videos by status, clips by label and domain, encoders"),
                        ("relabel", "set the label and/or domain of videos and their clips"),
@@ -329,8 +410,6 @@ def _add_store(sub) -> None:
         if name == "relabel":
             a.add_argument("--label", help="the new skill label")
             a.add_argument("--domain", help="the new domain, e.g. human or robot")
-        if name in ("list", "stats"):
-            a.add_argument("--json", action="store_true", help="print JSON")
         a.set_defaults(func=_store)
 
 
@@ -359,7 +438,6 @@ def _add_query(sub) -> None:
     p.add_argument("--encoder", help="which encoder's index to search (default: the store's first)")
     p.add_argument("--domain", help="only clips of this domain, e.g. human")
     p.add_argument("--label", help="only clips with this label")
-    p.add_argument("--json", action="store_true", help="results as a JSON list")
     p.set_defaults(func=_query)
 
 
@@ -377,30 +455,102 @@ def _detector_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
+def _videos(inputs: list[str]) -> list[Path]:
+    """Video files from files, folders (searched) and globs, as `ingest` takes them; a
+    folder of numbered images is one video."""
+    from vidskill.ingest.manifest import resolve_sources
+    from vidskill.video import IMAGE_SUFFIXES
+
+    out = []
+    for entry in inputs:
+        path = Path(entry)
+        if path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+            out.append(path)
+        else:
+            out += [s.path for s in resolve_sources([entry])]
+    if not out:
+        raise ValueError(f"no videos in {' '.join(inputs)}")
+    return out
+
+
+def _targets(videos: list[Path], out: Path | None, suffix: str) -> list[Path | None]:
+    """Where each video's result goes: --out itself for one video (None: standard
+    output), else --out/<video name><suffix> (--out is then a folder)."""
+    if len(videos) == 1 and (out is None or out.suffix):
+        return [out]
+    if out is None:
+        raise ValueError(f"{len(videos)} videos: give --out FOLDER for their {suffix} files")
+    if out.suffix and not out.is_dir():
+        raise ValueError(f"{len(videos)} videos: --out must be a folder, not {out}")
+    names = [v.stem for v in videos]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"several videos are named {', '.join(twice)}; give them apart "
+                         "(one call per folder, or rename)")
+    return [out / f"{v.stem}{suffix}" for v in videos]
+
+
+def _each_video(args: argparse.Namespace, videos: list[Path], targets: list, work) -> int:
+    """Run `work(video, target)` for each video with a progress bar; a failing video is
+    reported on one line and the others go on (exit 1 when any failed)."""
+    from vidskill._progress import progress_bar
+
+    failed = 0
+    for video, target in progress_bar(list(zip(videos, targets, strict=True)),
+                                      len(videos) > 1, desc=args.command, unit="video"):
+        try:
+            work(video, target)
+        except (VideoError, VidskillError, FileNotFoundError) as e:
+            if len(videos) == 1:
+                raise
+            print(f"error: {video}: {e}", file=sys.stderr)
+            failed += 1
+    return EXIT_FAILED if failed else 0
+
+
 def _segment(args: argparse.Namespace) -> int:
     from vidskill.boundaries import get_detector
     from vidskill.boundaries.io import to_csv, to_json
     from vidskill.segment import segment_video
 
+    fmt = args.format or ("csv" if args.out and args.out.suffix.lower() == ".csv" else "json")
+    if args.json and fmt != "json":
+        raise ValueError("--json prints JSON; it cannot go with --format csv")
+    _check_out(args.out, fmt)
     encoder = _segmenting_encoder(args)
     detector = get_detector(args.detector, **_detector_settings(args))
-    seglist = segment_video(args.video, detector, encoder=encoder, fps=args.fps)
-    text = to_csv(seglist) if args.format == "csv" else to_json(seglist) + "\n"
-    if args.out:
-        write_text(args.out, text)
-        print(f"{len(seglist.segments)} segments written to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    videos = _videos(args.videos)
+    targets = _targets(videos, args.out, f".{fmt}")
+
+    def work(video: Path, target: Path | None) -> None:
+        seglist = segment_video(video, detector, encoder=encoder, fps=args.fps)
+        text = to_csv(seglist) if fmt == "csv" else to_json(seglist) + "\n"
+        if target is None:
+            sys.stdout.write(text)
+        else:
+            write_text(target, text)
+            if not args.quiet:
+                print(f"{video}: {len(seglist.segments)} segments written to {target}",
+                      file=sys.stderr)
+
+    return _each_video(args, videos, targets, work)
 
 
 def _add_segment(sub) -> None:
-    p = sub.add_parser("segment", help="split a video into skill segments (JSON or CSV list)")
-    p.add_argument("video", help="video file or folder of numbered images")
+    p = sub.add_parser("segment", help="split videos into skill segments (JSON or CSV lists)",
+                       description="Segment each video; one video prints its list (or writes "
+                       "--out FILE), several write one list per video into --out FOLDER. "
+                       "CSV lists use PySceneDetect's columns (frames 1-based, end "
+                       "inclusive); JSON adds the detector's signal (0-based frames, end "
+                       "exclusive).")
+    p.add_argument("videos", nargs="+",
+                   help="video files, folders (searched for videos), globs, or a folder of "
+                        "numbered images")
     p.add_argument("--detector", default=SEGMENT_DETECTOR, choices=DETECTORS.names(),
                    help=f"boundary detector (default {SEGMENT_DETECTOR})")
-    p.add_argument("--format", default="json", choices=["json", "csv"])
-    p.add_argument("--out", type=Path, help="write here instead of standard output")
+    p.add_argument("--format", choices=["json", "csv"],
+                   help="list format (default: from the --out suffix, else json)")
+    _add_out(p, "the segment list (FILE.json/.csv), or a FOLDER for one list per video")
     p.add_argument("--encoder", default=SEGMENT_ENCODER[0], choices=ENCODERS.names(),
                    help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
@@ -458,7 +608,6 @@ def _add_eval_segments(sub) -> None:
     p.add_argument("--rel-tolerance", type=float, default=0.05,
                    help="GEBD tolerance as a fraction of the video's duration")
     p.add_argument("--fps", type=float, default=10.0, help="frame rate for MoF/Edit/F1@k")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_eval_segments)
 
 
@@ -508,7 +657,6 @@ def _add_train_predictor(sub) -> None:
     p.add_argument("--steps", type=int, default=400, help="optimiser steps")
     p.add_argument("--hidden", type=int, default=64, help="GRU width")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.set_defaults(func=_train_predictor)
 
 
@@ -521,32 +669,44 @@ def _features(args: argparse.Namespace) -> int:
     if args.weights:
         settings["weights"] = str(args.weights)
     encoder = get_encoder(args.encoder, **settings)
-    feats = encode_video(args.video, encoder, fps=args.fps, size=args.size, cache=args.cache)
-    data = feats.data.T if args.layout == "dt" else feats.data
-    save_array(args.out, np.ascontiguousarray(data))
-    meta = {"video": str(args.video), "encoder": feats.encoder, "settings": feats.settings,
-            "layout": args.layout, "shape": list(data.shape), "fps": args.fps, "size": args.size,
-            "starts": feats.starts.tolist(), "ends": feats.ends.tolist()}
-    write_json(args.out.with_suffix(".json"), meta)
-    print(f"{args.out}: {feats.encoder} features {data.shape} ({args.layout}), "
-          f"{len(feats)} windows of {args.video}")
-    return 0
+    _check_out(args.out, "npy", "features")
+    videos = _videos(args.videos)
+    targets = _targets(videos, args.out, ".npy")
+
+    def work(video: Path, target: Path) -> None:
+        feats = encode_video(video, encoder, fps=args.fps, size=args.size, cache=args.cache)
+        data = feats.data.T if args.layout == "dt" else feats.data
+        save_array(target, np.ascontiguousarray(data))
+        meta = {"video": str(video), "encoder": feats.encoder, "settings": feats.settings,
+                "layout": args.layout, "shape": list(data.shape), "fps": args.fps,
+                "size": args.size, "starts": feats.starts.tolist(), "ends": feats.ends.tolist()}
+        write_json(target.with_suffix(".json"), meta)
+        _done(args, f"{target}: {feats.encoder} features {data.shape} ({args.layout}), "
+              f"{len(feats)} windows of {video}",
+              {"video": str(video), "out": str(target), "shape": list(data.shape)})
+
+    return _each_video(args, videos, targets, work)
 
 
 def _add_features(sub) -> None:
-    p = sub.add_parser("features", help="compute per-window features of one video (.npy)")
-    p.add_argument("video", help="video file or folder of numbered images")
+    p = sub.add_parser("features", help="compute per-window features of videos (.npy)")
+    p.add_argument("videos", nargs="+",
+                   help="video files, folders (searched for videos), globs, or a folder of "
+                        "numbered images")
     p.add_argument("--encoder", default=DEFAULT_ENCODER,
                    help=f"{', '.join(ENCODERS.names())} (default {DEFAULT_ENCODER})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
-                   help="encoder option, e.g. window=2.0 (repeatable)")
-    p.add_argument("--weights", type=Path, help="weights file for encoders that need one")
-    p.add_argument("--out", type=Path, required=True, help="output .npy (a .json sidecar too)")
+                   help="encoder option, e.g. window=2.0 (repeatable; default: none)")
+    p.add_argument("--weights", type=Path,
+                   help="weights file for encoders that need one (default: the registry's)")
+    _add_out(p, "FILE.npy for one video (a .json sidecar too), or a FOLDER for one per "
+             "video", required=True)
     p.add_argument("--layout", choices=["nd", "dt"], default="nd",
                    help="nd: (windows, dim); dt: (dim, windows) as MS-TCN reads")
     p.add_argument("--fps", type=float, default=10.0, help="sampling rate (default 10)")
     p.add_argument("--size", type=int, default=160, help="short side in pixels (default 160)")
-    p.add_argument("--cache", type=Path, help="feature cache folder (reused across runs)")
+    p.add_argument("--cache", type=Path,
+                   help="feature cache folder, reused across runs (default: none)")
     p.set_defaults(func=_features)
 
 
@@ -616,28 +776,52 @@ def _add_run(sub) -> None:
     p.add_argument("pipeline", type=Path, help="the pipeline file (.toml)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a key (dotted, value in TOML syntax), repeatable")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_run)
 
 
 def _select(args: argparse.Namespace) -> int:
+    from vidskill._progress import progress_bar
     from vidskill.select.choose import choose
 
-    choice = choose(args.skill, args.templates, human=args.human, store=args.store,
-                    label=args.label, query=args.query, method=args.method,
-                    encoder=args.encoder, similarity=args.similarity, text=args.text, k=args.k,
-                    cache=args.cache)
-    _print_choice(choice, args.skill, args.json)
+    _check_out(args.out, "json", "select")
+    if args.label and len(args.skill) > 1:
+        raise ValueError("--label names the store label of one skill; give several skills "
+                         "without it (each uses the label it names) or one call per skill")
+    docs = []
+    for skill in progress_bar(args.skill, len(args.skill) > 1, desc="select", unit="skill"):
+        choice = choose(skill, args.templates, human=args.human, store=args.store,
+                        label=args.label, query=args.query, method=args.method,
+                        encoder=args.encoder, similarity=args.similarity, text=args.text,
+                        k=args.k, cache=args.cache)
+        docs.append(_choice_dict(choice, args.text))
+        if not args.json:
+            if len(args.skill) > 1:
+                print(f"== {skill}")
+            _print_choice(choice, skill, False)
+    result = docs[0] if len(docs) == 1 else docs
+    if args.json:
+        print(json.dumps(result))
+    if args.out:
+        write_json(args.out, result)
+        if not args.quiet:
+            print(f"ranking written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _choice_dict(choice, text: str | None = None) -> dict:
+    """A choice as JSON: the ranking, the text prior's name and the human clips used."""
+    out = choice.ranking.as_dict()
+    if text:
+        out["text"] = text
+    out["human_clips"] = list(choice.humans.names) if choice.humans else []
+    return out
 
 
 def _print_choice(choice, skill: str, as_json: bool) -> None:
     """A template ranking as a table with the chosen template (or one JSON object)."""
     ranking = choice.ranking
     if as_json:
-        out = ranking.as_dict()
-        out["human_clips"] = list(choice.humans.names) if choice.humans else []
-        print(json.dumps(out))
+        print(json.dumps(_choice_dict(choice)))
         return
     if choice.humans is not None:
         print(f"{len(choice.humans.clips)} human clips of {skill!r}: "
@@ -666,11 +850,13 @@ def _add_select(sub) -> None:
     from vidskill.select.fusion import DEFAULT_METHOD, METHODS
     from vidskill.select.similarity import SIMILARITIES
 
-    p = sub.add_parser("select", help="rank robot behaviour templates for a skill",
+    p = sub.add_parser("select", help="rank robot behaviour templates for skills",
                        description="Rank the templates of a template file for a skill from "
                        "the text prior and the similarity of each template's execution video "
                        "to human clips of the skill.")
-    p.add_argument("--skill", required=True, help='the requested skill, e.g. "cut the carrot"')
+    p.add_argument("--skill", required=True, action="append",
+                   help='the requested skill, e.g. "cut the carrot"; repeat it to rank for '
+                        "several skills in one run (the models load once)")
     p.add_argument("--templates", required=True, type=Path, help="template file (.toml)")
     p.add_argument("--human", type=Path, help="folder of videos of a person doing the skill")
     p.add_argument("--store", type=Path, help="clip store holding labelled human clips")
@@ -690,7 +876,7 @@ def _add_select(sub) -> None:
     p.add_argument("-k", type=int, default=3,
                    help="top-k: human clips averaged per template, and templates the text keeps")
     p.add_argument("--cache", type=Path, help="feature cache folder (default ~/.cache/vidskill)")
-    p.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    _add_out(p, "the ranking(s) as JSON, FILE.json (what `vidskill report --selection` reads)")
     p.set_defaults(func=_select)
 
 
@@ -726,8 +912,162 @@ def _add_eval_select(sub) -> None:
     p.set_defaults(func=_eval_select)
 
 
+def _segment_lists(inputs: list[Path], video: Path | None) -> list:
+    """Segment lists from files and folders of .json/.csv lists; `video` names the video
+    of a list that does not (a CSV)."""
+    from dataclasses import replace
+
+    from vidskill.boundaries.io import read_segments, segment_files
+
+    files = []
+    for path in inputs:
+        files += list(segment_files(path).values()) if path.is_dir() else [path]
+    lists = [read_segments(f) for f in files]
+    if video is not None:
+        if len(lists) != 1:
+            raise ValueError("--video names the video of one segment list; give one list")
+        lists = [replace(lists[0], source=str(video))]
+    for f, seglist in zip(files, lists, strict=True):
+        if not seglist.source:
+            raise ValueError(f"{f} does not name its video (a CSV never does): give --video "
+                             "VIDEO, or use the JSON that `vidskill segment` writes")
+    if not lists:
+        raise ValueError(f"no segment lists (.json/.csv) in {' '.join(map(str, inputs))}")
+    return lists
+
+
+def _source_lists(args: argparse.Namespace) -> list:
+    """The segment lists of SEGMENTS... ([] with --store; exactly one of the two)."""
+    if (args.store is None) == (not args.segments):
+        raise ValueError("give segment lists (files or folders) or --store S, not both")
+    return [] if args.store else _segment_lists(args.segments, args.video)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from vidskill.export import export_segments, store_segment_lists
+    from vidskill.store import ClipStore
+
+    lists = _source_lists(args)
+    if args.store:
+        with ClipStore(args.store) as store:
+            lists = store_segment_lists(store)
+    formats = args.lists.split(",") if args.lists else []
+    exports = [export_segments(s, args.out, clips=not args.no_clips,
+                               thumbnails=args.thumbnails, lists=formats, copy=not args.encode,
+                               height=args.height, progress=True) for s in lists]
+    clips = [c.clip for e in exports for c in e.clips if c.clip]
+    copied = sum(c.copied for c in clips)
+    _done(args, f"exported {len(exports)} video(s) to {args.out}: {len(clips)} clips "
+          f"({copied} stream-copied, {len(clips) - copied} re-encoded), "
+          f"{sum(len(c.thumbnails) for e in exports for c in e.clips)} thumbnails, "
+          f"{sum(len(e.lists) for e in exports)} scene lists",
+          {"out": str(args.out), "videos": [e.seglist.source for e in exports],
+           "clips": [str(c.path) for c in clips], "copied": copied,
+           "lists": [str(p) for e in exports for p in e.lists.values()]})
+    return 0
+
+
+def _add_sources(p: argparse.ArgumentParser) -> None:
+    """SEGMENTS... | --store S, the inputs of export and report."""
+    p.add_argument("segments", nargs="*", type=Path, metavar="SEGMENTS",
+                   help="segment lists (.json from `vidskill segment`, or CSV) or folders of "
+                        "them (default: none; or give --store)")
+    p.add_argument("--store", type=Path, help="a clip store instead of segment lists "
+                   "(default: none)")
+    p.add_argument("--video", type=Path,
+                   help="the video of a list that does not name it, e.g. PySceneDetect's CSV "
+                        "(default: the list's 'video')")
+
+
+def _add_export(sub) -> None:
+    from vidskill.export import LIST_FORMATS
+    from vidskill.export.clips import X264_OPTIONS
+
+    p = sub.add_parser("export", help="write clip files, thumbnails and scene lists",
+                       description="Cut each segment into a clip file (stream copy when it "
+                       "starts and ends on keyframes of an H.264/VP9/AV1 video, else "
+                       f"re-encoded as H.264 MP4, crf {X264_OPTIONS['crf']}), save "
+                       "thumbnails, and write the scene lists (CSV as PySceneDetect's: frames "
+                       "1-based, end inclusive; JSON; CMX 3600 EDL; OpenTimelineIO; the "
+                       "detector's signal as NAME.stats.csv).")
+    _add_sources(p)
+    _add_out(p, "the files, in this FOLDER", required=True)
+    p.add_argument("--no-clips", action="store_true", help="no clip files (default: write them)")
+    p.add_argument("--encode", action="store_true",
+                   help="always re-encode, never stream-copy (default: copy where possible)")
+    p.add_argument("--height", type=int,
+                   help="scale clips down to this height in pixels (default: source size)")
+    p.add_argument("--thumbnails", type=int, default=3, metavar="N",
+                   help="thumbnails per clip, at the centres of N equal parts (default 3)")
+    p.add_argument("--lists", default=",".join(LIST_FORMATS),
+                   help=f"scene list formats, comma-separated (default {','.join(LIST_FORMATS)}"
+                        "; '' for none)")
+    p.set_defaults(func=_export)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from vidskill.report import Table, ranking_view, segments_report, store_report, write_report
+    from vidskill.store import ClipStore
+
+    lists = _source_lists(args)
+    rankings = []
+    for path in args.selection or []:
+        docs = json.loads(Path(path).read_text())
+        rankings += [ranking_view(d) for d in (docs if isinstance(docs, list) else [docs])]
+    if not args.store:
+        report = segments_report(lists, args.out, title=args.title or "vidskill segments",
+                                 clips=not args.no_clips, thumbnails=args.thumbnails,
+                                 progress=True)
+    else:
+        with ClipStore(args.store) as store:
+            report = store_report(store, args.out, title=args.title or "vidskill store",
+                                  neighbours=args.neighbours, signal_detector=args.detector,
+                                  clips=not args.no_clips, thumbnails=args.thumbnails,
+                                  progress=True)
+    report.rankings += rankings
+    if rankings:
+        report.tables.insert(0, Table("Chosen templates", ("skill", "chosen", "method"),
+                                      tuple((k.skill, k.chosen, k.method) for k in rankings)))
+    index = write_report(report, args.out)
+    _done(args, f"report: {index} ({len(report.clips)} clips, {len(report.timelines)} "
+          f"timelines, {len(rankings)} rankings)",
+          {"report": str(index), "clips": len(report.clips), "timelines": len(report.timelines),
+           "rankings": len(rankings)})
+    return 0
+
+
+def _add_report(sub) -> None:
+    from vidskill.ingest import DEFAULT_DETECTOR
+
+    p = sub.add_parser("report", help="an HTML report of a store or segment lists",
+                       description="Write a static HTML page (open OUT/index.html in a "
+                       "browser; no server): a timeline per segmented video with the "
+                       "detector's signal and boundaries, every clip playable with thumbnails, "
+                       "its nearest clips in the store with their similarity, label and "
+                       "domain filters, and template rankings from `vidskill select --out`.")
+    _add_sources(p)
+    _add_out(p, "the page and its media, in this FOLDER", required=True)
+    p.add_argument("--selection", action="append", type=Path, metavar="FILE.json",
+                   help="rankings written by `vidskill select --out` (repeatable; default: "
+                        "none)")
+    p.add_argument("--neighbours", type=int, default=5, metavar="K",
+                   help="nearest clips listed per clip, from the store (default 5)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS.names(),
+                   help="with --store: the detector whose signal the timelines draw, "
+                        f"recomputed from the stored features (default {DEFAULT_DETECTOR}, "
+                        "the ingest default)")
+    p.add_argument("--no-clips", action="store_true",
+                   help="thumbnails only, no playable clips (default: clips)")
+    p.add_argument("--thumbnails", type=int, default=3, metavar="N",
+                   help="thumbnails per clip (default 3)")
+    p.add_argument("--title", help="page title (default: vidskill store / vidskill segments)")
+    p.set_defaults(func=_report)
+
+
 COMMANDS = (_add_info, _add_synth, _add_synth_long, _add_demo, _add_ingest, _add_query,
-            _add_store, _add_segment, _add_eval_segments, _add_train_predictor, _add_features, _add_train_encoder, _add_run, _add_select, _add_eval_select)
+            _add_store, _add_segment, _add_eval_segments, _add_train_predictor, _add_features,
+            _add_train_encoder, _add_run, _add_select, _add_eval_select, _add_export,
+            _add_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -735,10 +1075,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vidskill", description="Skill clips from unsegmented video, and robot templates."
     )
     parser.add_argument("--version", action="version", version=f"vidskill {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log what each step does (also after the command)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = _Commands(sub)
     for add in COMMANDS:
-        add(sub)
+        add(commands)
     return parser
 
 
@@ -786,9 +1128,7 @@ def describe_error(e: BaseException) -> tuple[str, int] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
+    _apply_common(args)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:

@@ -55,8 +55,8 @@ def write_clip(source: str | os.PathLike, start: float, end: float, out: str | o
                *, copy: bool = True, height: int | None = None) -> ClipFile:
     """Write the frames of `source` with start <= timestamp < end to `out` (.mp4).
 
-    `copy=False` always re-encodes; `height` scales the clip to that many pixels high
-    (re-encoding it; None keeps the source size).
+    `copy=False` always re-encodes; `height` scales a taller source down to that many
+    pixels (re-encoding it; None keeps the source size).
     """
     out = Path(out)
     if out.suffix.lower() != ".mp4":
@@ -74,7 +74,8 @@ def write_clip(source: str | os.PathLike, start: float, end: float, out: str | o
                     f"lasts {info.duration:.3f} s from {info.start_time:.3f} s)")
             first, last = int(inside[0]), int(inside[-1])
             after = float(ts[last + 1]) if last + 1 < len(ts) else None
-            if copy and height is None and info.rotation == 0 and Path(source).is_file():
+            scale = height is not None and height < reader.size[1]
+            if copy and not scale and info.rotation == 0 and Path(source).is_file():
                 codec, keys = _stream(str(Path(source).resolve()), os.stat(source).st_mtime_ns)
                 if (codec in BROWSER_CODECS and _is_key(keys, float(ts[first]))
                         and (after is None or _is_key(keys, after))):
