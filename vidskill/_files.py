@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,9 +88,31 @@ def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
     return atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
-def user_cache_dir() -> Path:
-    """The user's feature cache: $VIDSKILL_CACHE, else $XDG_CACHE_HOME (~/.cache)/vidskill."""
-    if os.environ.get("VIDSKILL_CACHE"):
+@contextmanager
+def replacing_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder to fill; on success it is renamed to `path` (which must not
+    exist yet), on any error it is removed. For writers that fill a folder
+    (transformers' save_pretrained)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        for child in tmp.iterdir():
+            _fsync_path(child)
+        os.replace(tmp, path)
+        _fsync_path(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def user_cache_dir(kind: str = "features") -> Path:
+    """The user's cache folder for `kind` ("features", "llm"): $XDG_CACHE_HOME (default
+    ~/.cache)/vidskill/KIND; $VIDSKILL_CACHE replaces the feature cache's path."""
+    if kind == "features" and os.environ.get("VIDSKILL_CACHE"):
         return Path(os.environ["VIDSKILL_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vidskill" / "features"
+    return Path(base) / "vidskill" / kind

@@ -30,7 +30,8 @@ CSV_FIELDS = (
     "End Timecode", "End Time (seconds)", "Length (frames)", "Length (timecode)",
     "Length (seconds)", "Score", "Label",
 )
-_CUT_LIST = "Timecode List:"  # PySceneDetect's optional first row (off with --skip-cuts)
+_HEADER = "Start Time (seconds)"  # the header row has it; PySceneDetect may put a row of
+# cut timecodes ("Timecode List:" in older versions) before it (off with --skip-cuts)
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,13 @@ def to_csv(seglist: SegmentList) -> str:
 
 def read_segments(path: str | os.PathLike) -> SegmentList:
     """Read a segment list written by `to_json`/`to_csv` or by PySceneDetect's
-    `list-scenes` (with or without its cut-list row), or a demo-corpus truth JSON."""
+    `list-scenes` (with or without its row of cuts), or a demo-corpus truth JSON."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such segment file")
+    if path.suffix.lower() == ".csv":
+        return _read_csv(path)
     try:
-        if path.suffix.lower() == ".csv":
-            return _read_csv(path)
         doc = json.loads(path.read_text())
         segments = tuple(
             Segment(float(s["start"]), float(s["end"]), s.get("label"), float(s.get("score", 1.0)))
@@ -142,16 +143,16 @@ def read_segments(path: str | os.PathLike) -> SegmentList:
 
 def _read_csv(path: Path) -> SegmentList:
     lines = path.read_text().splitlines()
-    if lines and lines[0].startswith(_CUT_LIST):
-        lines = lines[1:]
-    rows = list(csv.DictReader(lines))
+    header = next((i for i, line in enumerate(lines[:2]) if _HEADER in line), 0)
+    rows = list(csv.DictReader(lines[header:]))
     if not rows:
         return SegmentList((), 0.0, 0.0)
     missing = {"Start Time (seconds)", "End Time (seconds)"} - set(rows[0])
     if missing:
         raise ConfigError(
             f"{path}: a scene-list CSV needs the columns {sorted(missing)} (as PySceneDetect's "
-            f"list-scenes and `vidskill segment --out x.csv` write); it has {sorted(rows[0])}"
+            f"list-scenes and `vidskill segment --out x.csv` write); it has "
+            f"{sorted(k for k in rows[0] if k)}"
         )
     try:
         segments = tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import ipaddress
 import json
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vidskill._files import replacing_dir, user_cache_dir
+from vidskill._torch import pick_device
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.select.text.base import (
     LLM_EXTRA,
@@ -46,15 +49,87 @@ def default_llm_file() -> Path:
     return files[0]
 
 
+_LOADED: dict[tuple[str, str | None, str], tuple[Any, Any]] = {}
+
+
+def _load(path: str, gguf_file: str | None, device: str) -> tuple[Any, Any]:
+    """(tokenizer, model) of a local LM, loaded once per process and kept.
+
+    A .gguf file is dequantised by transformers on every load (16 s of CPU and a 1.75 GB
+    peak for SmolLM2-135M), so the first load also saves the result in the user's cache
+    (`user_cache_dir("llm")`, safetensors, ~540 MB) and later processes read that instead.
+    """
+    key = (path, gguf_file, device)
+    if key in _LOADED:
+        return _LOADED[key]
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    converted = _converted_dir(Path(path), gguf_file) if gguf_file else None
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    source = path
+    if converted is not None and (converted / "config.json").is_file():
+        source = str(converted)
+    elif gguf_file is not None:
+        kwargs["gguf_file"] = gguf_file
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as e:
+        raise WeightsNotFoundError(
+            f"cannot load LLM {path}{'/' + gguf_file if gguf_file else ''}: {e}; pass "
+            "model=PATH to a local transformers model folder or .gguf file (nothing is "
+            "downloaded)"
+        ) from e
+    if converted is not None and source == path:
+        try:
+            with replacing_dir(converted) as tmp:
+                tokenizer.save_pretrained(tmp)
+                _save_dequantised(model, tmp)
+        except (OSError, ValueError) as e:  # a full or read-only cache costs the next load time, not this run
+            log.warning("could not keep the converted LLM in %s (%s); it is converted again "
+                        "next time", converted, e)
+    model.to(device).eval()
+    _LOADED[key] = (tokenizer, model)
+    log.info("loaded LLM %s on %s", source, device)
+    return tokenizer, model
+
+
+def _save_dequantised(model: Any, folder: Path) -> None:
+    """save_pretrained of a model loaded from GGUF: its weights are plain float tensors
+    already, but transformers refuses while the GGUF loader is still attached."""
+    quantizer = getattr(model, "hf_quantizer", None)
+    config = getattr(model.config, "quantization_config", None)
+    try:
+        model.hf_quantizer = None
+        if config is not None:
+            del model.config.quantization_config
+        model.save_pretrained(folder)
+    finally:
+        model.hf_quantizer = quantizer
+        if config is not None:
+            model.config.quantization_config = config
+
+
+def _converted_dir(folder: Path, gguf_file: str) -> Path:
+    """Where the dequantised copy of a .gguf file is kept: named by its file name, size and
+    modification time, so a changed file is converted anew."""
+    stat = (folder / gguf_file).stat()
+    tag = hashlib.sha1(f"{folder.resolve() / gguf_file}:{stat.st_size}:{stat.st_mtime_ns}"
+                       .encode()).hexdigest()[:12]
+    return user_cache_dir("llm") / f"{Path(gguf_file).stem}-{tag}"
+
+
 class TransformersBackend:
-    """A local causal LM through transformers: a model folder, a .gguf file, or the default."""
+    """A local causal LM through transformers: a model folder, a .gguf file, or the default.
+    The model is loaded once per process (`_load`); a second backend on the same model
+    shares it."""
 
     def __init__(
         self,
         model: str | Path | None = None,
         *,
         gguf_file: str | None = None,
-        device: str = "cpu",
+        device: str | None = None,
         batch_size: int = 8,
     ) -> None:
         path = Path(model).expanduser() if model is not None else default_llm_file()
@@ -64,7 +139,7 @@ class TransformersBackend:
             raise WeightsNotFoundError(f"LLM file {path / gguf_file} does not exist")
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            import transformers  # noqa: F401
         except ImportError as e:
             raise TextBackendUnavailableError(
                 f"the local LLM backend needs transformers ({e}): {LLM_EXTRA}"
@@ -75,24 +150,12 @@ class TransformersBackend:
                     raise TextBackendUnavailableError(
                         f"loading a .gguf LLM needs the {needed!r} package: {LLM_EXTRA}"
                     )
-        kwargs: dict[str, Any] = {"local_files_only": True}
-        if gguf_file is not None:
-            kwargs["gguf_file"] = gguf_file
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(path), **kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
-        except OSError as e:
-            raise WeightsNotFoundError(
-                f"cannot load LLM {path}{'/' + gguf_file if gguf_file else ''}: {e}; pass "
-                "model=PATH to a local transformers model folder or .gguf file (nothing is "
-                "downloaded)"
-            ) from e
-        self.model.to(device).eval()
+        device = pick_device(device)
+        self.tokenizer, self.model = _load(str(path), gguf_file, device)
         self.device = device
         self.batch_size = batch_size
         self.label = f"{path / gguf_file if gguf_file else path}"
         self._torch = torch
-        log.info("loaded LLM %s on %s", self.label, device)
 
     def continuation_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[np.ndarray]:
         """Token log-probs of each continuation, prefixes and continuations tokenised apart.
@@ -338,7 +401,7 @@ class LLMScorer:
         url: str | None = None,
         api_key_env: str | None = None,
         gguf_file: str | None = None,
-        device: str = "cpu",
+        device: str | None = None,
         batch_size: int = 8,
         timeout: float = 60.0,
         prompt: str = LIKELIHOOD_PROMPT,
