@@ -23,10 +23,15 @@ def test_small_demo_runs_end_to_end(tmp_path):
     index = tmp_path / "report" / "index.html"
     assert f"report: {index}" in run.stdout
     page = index.read_text()
-    images = re.findall(r'src="(img/[^"]+\.png)"', page)
-    assert any("signal-" in i for i in images) and any("nn" in i for i in images)
-    assert all((index.parent / i).stat().st_size > 100 for i in images)
-    assert "Template rankings" in page
+    # the page leads with selection, then the best boundary figure, the label-free one after
+    figures = re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">", page)
+    assert figures[0].startswith("top-1 template, evidence") and "skill-tcn + sbd" in figures[4]
+    assert "label-free" in figures[5]
+    media = re.findall(r'src="(media/[^"]+)"', page)
+    assert any(m.endswith(".mp4") for m in media) and any(m.endswith(".jpg") for m in media)
+    assert all((index.parent / m).stat().st_size > 100 for m in media)
+    assert "Template rankings" in page and "<polyline points=" in page
+    assert "nearest clips" in page
     # resumable: a second run reuses corpus, store and cache
     again = subprocess.run([sys.executable, "-m", "vidskill.cli", "demo", "--out", str(tmp_path),
                             "--small", "--text", "lexical"], capture_output=True, text=True,

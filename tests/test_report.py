@@ -1,53 +1,51 @@
-"""The HTML report: every image it references exists and decodes; text is escaped."""
+"""The HTML report: built from segment lists, every file it references exists, text is
+escaped, rankings say what each score means."""
 
 import re
 
-import cv2
 import numpy as np
 
+from vidskill.boundaries.base import Segment
+from vidskill.boundaries.io import SegmentList
 from vidskill.report import (
-    NeighbourView,
-    RankingView,
+    Figure,
     Report,
-    SegmentationView,
-    Thumb,
-    thumbnail,
+    ranking_view,
+    render,
+    segments_report,
     write_report,
 )
 
+RANKING = {"skill": "stir <the> soup", "method": "evidence", "text": "llm",
+           "templates": ["b", "a"], "fused": [2.0, None],
+           "scores": {"text": [0.5, -0.1], "flow-motion": [1.5, None]}, "human_clips": ["x.mp4"]}
 
-def _img(v: int) -> np.ndarray:
-    return np.full((24, 32, 3), v, np.uint8)
 
-
-def test_report_links_real_images_and_escapes_text(tmp_path):
-    t = np.linspace(0, 10, 50)
-    report = Report(
-        title="demo <run>",
-        summary=[("videos", "3")],
-        tables=[("Boundaries", ["detector", "F1"], [["sbd", "0.90"]])],
-        segmentations=[
-            SegmentationView("long_000", t, np.sin(t), np.array([3.1]), np.array([3.0]),
-                             [Thumb(_img(10), "stir 0.0–3.1s", True)])
-        ],
-        neighbours=[NeighbourView(Thumb(_img(50), "query"), [Thumb(_img(90), "hit", False)])],
-        rankings=[RankingView("stir the soup", ["llm", "flow"], [("a", [0.1, 0.9]), ("b", [0.2, 0.1])],
-                              chosen="a", correct="a")],
-    )
-    index = write_report(report, tmp_path / "rep")
+def test_segments_report_links_existing_media(media_dir, tmp_path):
+    seglist = SegmentList((Segment(0.0, 1.5, "wave"), Segment(1.5, 3.0, None, 0.4)), 3.0, 10.0,
+                          source=str(media_dir / "counter.mp4"), detector="novelty",
+                          signal_times=np.linspace(0.5, 2.5, 9), signal=np.arange(9.0),
+                          cuts=(1.5,))
+    report = segments_report([seglist], tmp_path, thumbnails=2)
+    index = write_report(report, tmp_path)
     page = index.read_text()
-    assert "demo &lt;run&gt;" in page and "<run>" not in page
-    srcs = re.findall(r'src="([^"]+)"', page)
-    assert len(srcs) == 4  # signal plot, one segment thumb, query + hit
-    for src in srcs:
-        image = cv2.imread(str(index.parent / src))
-        assert image is not None and image.size > 0, src
-    assert "chose a ✓" in page
-    assert not list((tmp_path / "rep").rglob("*.tmp*"))
+    links = re.findall(r'(?:src|poster)="([^"]+)"', page)
+    assert len([x for x in links if x.endswith(".mp4")]) == 2
+    assert len([x for x in links if x.endswith(".jpg")]) == 2 * 2 + 2  # thumbs + posters
+    for link in links:
+        assert (tmp_path / link).stat().st_size > 0, link
+    assert 'class="bound cut"' in page and "<polyline points=" in page
+    assert '<option value="wave">wave</option>' in page
+    assert not list(tmp_path.rglob(".*tmp*"))
 
 
-def test_thumbnail_of_unreadable_video_is_grey(tmp_path):
-    bad = tmp_path / "bad.mp4"
-    bad.write_bytes(b"not a video")
-    img = thumbnail(bad, 1.0, height=30)
-    assert img.shape == (30, 40, 3) and int(img.mean()) == 128
+def test_rankings_explain_their_scores_and_text_is_escaped():
+    view = ranking_view(RANKING, correct="a")
+    assert view.chosen == "b" and [c.name for c in view.columns] == ["fused", "text",
+                                                                     "flow-motion"]
+    page = render(Report("run <1>", figures=[Figure("top-1", "1.000", "of 8 skills")],
+                         rankings=[view]))
+    assert "run &lt;1&gt;" in page and "<1>" not in page
+    assert "stir &lt;the&gt; soup: chose <b>b</b>" in page and "correct: a" in page
+    assert "nats per token" in page and "standard errors" in page
+    assert "<td class=\"num\">-</td>" in page  # a template the rule dropped

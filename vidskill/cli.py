@@ -131,7 +131,8 @@ def _info(args: argparse.Namespace) -> int:
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="print a video's metadata (or why it cannot be read)")
     p.add_argument("videos", nargs="+", help="video files or folders of numbered images")
-    p.add_argument("--backend", default="auto", choices=BACKENDS)
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="decoder: auto tries decord, then OpenCV (default auto)")
     p.set_defaults(func=_info)
 
 
@@ -171,7 +172,7 @@ def _add_synth_long(sub) -> None:
 def _add_synth(sub) -> None:
     p = sub.add_parser("synth", help="write the embedded demo corpus with its ground truth")
     p.add_argument("out_dir", type=Path)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     p.add_argument("--long-train", type=int, default=10,
                    help="long human videos in the train split (default 10)")
     p.set_defaults(func=_synth)
@@ -190,8 +191,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded demo corpus")
-    p.add_argument("--out", type=Path, default=Path("demo-out"))
-    p.add_argument("--seed", type=int, default=0)
+    _add_out(p, "the corpus, store and report, in this FOLDER", default=Path("demo-out"))
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     p.add_argument("--small", action="store_true",
                    help="a reduced corpus (2 long videos, 2 clips per skill) for a quick run")
     p.add_argument("--text", nargs="+", default=TEXT_SCORERS.names(),
@@ -278,23 +279,26 @@ def _add_ingest(sub) -> None:
                    help="encoder name, repeatable; the first drives segmentation (default "
                    f"{', '.join(default.encoders)}, view-robust)")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
-                   help="encoder option, e.g. window=1.0 (repeatable)")
+                   help="encoder option, e.g. window=1.0 (repeatable; default: the encoder's own)")
     p.add_argument("--detector", choices=DETECTORS.names(),
                    help=f"boundary detector for long videos (default {default.detector})")
     p.add_argument("--detector-setting", action="append", metavar="KEY=VALUE",
-                   help="detector option, e.g. min_len=2 or predictor=models/p.pt (repeatable)")
+                   help="detector option, e.g. min_len=2 or predictor=models/p.pt (repeatable; "
+                        "default: the detector's own)")
     p.add_argument("--no-segment", action="store_true",
                    help="every video is one skill clip (same as --kind clip)")
     p.add_argument("--kind", default="long", choices=KINDS,
                    help="for sources without a manifest kind: long videos are segmented")
-    p.add_argument("--label", help="skill label for sources without one")
-    p.add_argument("--domain", help="domain (e.g. human, robot) for sources without one")
+    p.add_argument("--label", help="skill label for sources without one (default: none)")
+    p.add_argument("--domain",
+                   help="domain (e.g. human, robot) for sources without one (default: none)")
     p.add_argument("--fps", type=float, help=f"sampling rate (default {default.fps:g})")
     p.add_argument("--size", type=int, help=f"short side in pixels (default {default.size})")
     p.add_argument("--pooling", choices=POOLINGS,
                    help=f"clip embedding (default {default.pooling})")
     p.add_argument("--index-factory", metavar="FACTORY",
-                   help="force the FAISS index type, e.g. Flat, HNSW32, IVF1024,Flat")
+                   help="force the FAISS index type, e.g. Flat, HNSW32, IVF1024,Flat (default: "
+                   "chosen by the number of clips)")
     p.set_defaults(func=_ingest)
 
 
@@ -429,15 +433,15 @@ def _print_hits(hits: list, as_json: bool) -> None:
 def _add_query(sub) -> None:
     p = sub.add_parser("query", help="find the stored clips nearest to a clip, range, segment or vector")
     p.add_argument("input", nargs="?", help="a clip file, or a VIDEO with --start/--end")
-    p.add_argument("--store", required=True, type=Path)
-    p.add_argument("--start", type=float, help="seconds into VIDEO")
-    p.add_argument("--end", type=float, help="seconds into VIDEO")
-    p.add_argument("--segment", type=int, metavar="ID", help="a clip already in the store")
-    p.add_argument("--vector", type=Path, metavar="FILE.npy", help="a query embedding")
+    p.add_argument("--store", required=True, type=Path, help="the clip store to search")
+    p.add_argument("--start", type=float, help="seconds into VIDEO (default: its start)")
+    p.add_argument("--end", type=float, help="seconds into VIDEO (default: its end)")
+    p.add_argument("--segment", type=int, metavar="ID", help="a clip already in the store (default: none)")
+    p.add_argument("--vector", type=Path, metavar="FILE.npy", help="a query embedding (default: none)")
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     p.add_argument("--encoder", help="which encoder's index to search (default: the store's first)")
-    p.add_argument("--domain", help="only clips of this domain, e.g. human")
-    p.add_argument("--label", help="only clips with this label")
+    p.add_argument("--domain", help="only clips of this domain, e.g. human (default: any)")
+    p.add_argument("--label", help="only clips with this label (default: any)")
     p.set_defaults(func=_query)
 
 
@@ -554,7 +558,7 @@ def _add_segment(sub) -> None:
     p.add_argument("--encoder", default=SEGMENT_ENCODER[0], choices=ENCODERS.names(),
                    help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
-                   help="encoder option, e.g. weights=my-tcn.pt (repeatable)")
+                   help="encoder option, e.g. weights=my-tcn.pt (repeatable; default: none)")
     p.add_argument("--fps", type=float, default=10.0, help="sampling rate for the encoder")
     p.add_argument("--predictor", type=Path,
                    help="sbd weights (default: the one shipped for the encoder)")
@@ -564,10 +568,12 @@ def _add_segment(sub) -> None:
                         "the distance between unrelated windows (default 0.15; 0 keeps every "
                         "burst)")
     p.add_argument("--min-len", type=float, help="shortest segment, seconds (default 1)")
-    p.add_argument("--length", type=float, help="uniform segment length, seconds")
-    p.add_argument("--events", help="comma-separated event times (s) that start a segment")
+    p.add_argument("--length", type=float,
+                   help="uniform segment length, seconds (default: the detector's)")
+    p.add_argument("--events", help="comma-separated event times (s) that start a segment "
+                   "(default: none)")
     p.add_argument("--detector-setting", action="append", metavar="KEY=VALUE",
-                   help="any other detector option, e.g. k=3 (repeatable)")
+                   help="any other detector option, e.g. k=3 (repeatable; default: none)")
     p.set_defaults(func=_segment)
 
 
@@ -648,15 +654,15 @@ def _train_predictor(args: argparse.Namespace) -> int:
 def _add_train_predictor(sub) -> None:
     p = sub.add_parser("train-predictor", help="train the SBD next-window predictor on videos")
     p.add_argument("inputs", nargs="+", type=Path, help="videos or folders of videos")
-    p.add_argument("--out", type=Path, default=Path("models/predictor.pt"))
+    _add_out(p, "the predictor weights (.pt) and its card", default=Path("models/predictor.pt"))
     p.add_argument("--encoder", default=SEGMENT_ENCODER[0], choices=ENCODERS.names(),
                    help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
-                   help="encoder option, e.g. weights=my-tcn.pt (repeatable)")
-    p.add_argument("--fps", type=float, default=10.0)
+                   help="encoder option, e.g. weights=my-tcn.pt (repeatable; default: none)")
+    p.add_argument("--fps", type=float, default=10.0, help="sampling rate (default 10)")
     p.add_argument("--steps", type=int, default=400, help="optimiser steps")
     p.add_argument("--hidden", type=int, default=64, help="GRU width")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.set_defaults(func=_train_predictor)
 
 
@@ -745,10 +751,11 @@ def _add_train_encoder(sub) -> None:
                         '{"segments": [{"label", "start", "end"}]} (as `vidskill synth` writes)')
     p.add_argument("--epochs", type=int, default=30, help="flow-cnn passes over the data")
     p.add_argument("--steps", type=int, default=3000, help="skill-tcn optimiser steps")
-    p.add_argument("--fps", type=float, default=10.0)
-    p.add_argument("--size", type=int, help="short side in pixels (flow-cnn 120, skill-tcn 160)")
-    p.add_argument("--window", type=float, default=1.0, help="flow-cnn window length (s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=float, default=10.0, help="sampling rate (default 10)")
+    p.add_argument("--size", type=int,
+                   help="short side in pixels (default: flow-cnn 120, skill-tcn 160)")
+    p.add_argument("--window", type=float, default=1.0, help="flow-cnn window length (s) (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.set_defaults(func=_train_encoder)
 
 
@@ -775,7 +782,8 @@ def _add_run(sub) -> None:
                        "be overridden, e.g. --set store=/tmp/s --set engine.workers=2.")
     p.add_argument("pipeline", type=Path, help="the pipeline file (.toml)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a key (dotted, value in TOML syntax), repeatable")
+                   help="override a key (dotted, value in TOML syntax), repeatable (default: the "
+                   "file's values)")
     p.set_defaults(func=_run)
 
 
@@ -858,11 +866,13 @@ def _add_select(sub) -> None:
                    help='the requested skill, e.g. "cut the carrot"; repeat it to rank for '
                         "several skills in one run (the models load once)")
     p.add_argument("--templates", required=True, type=Path, help="template file (.toml)")
-    p.add_argument("--human", type=Path, help="folder of videos of a person doing the skill")
-    p.add_argument("--store", type=Path, help="clip store holding labelled human clips")
+    p.add_argument("--human", type=Path,
+                   help="folder of videos of a person doing the skill (default: none; or --store)")
+    p.add_argument("--store", type=Path,
+                   help="clip store holding human clips (default: none; or --human)")
     p.add_argument("--label", help="store label of the skill (default: the label the skill names)")
     p.add_argument("--query", type=Path, help="with --store: a clip of the skill; its nearest "
-                   "human clips are used")
+                   "human clips are used (default: none; the clips labelled with the skill)")
     p.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
                    help="evidence: text log-prob + flow in standard errors (default); "
                    "llm+flow: text keeps the top k, flow picks; weighted: z-scores summed; "
