@@ -85,7 +85,7 @@ def _load(path: str, gguf_file: str | None, device: str) -> tuple[Any, Any]:
             with replacing_dir(converted) as tmp:
                 tokenizer.save_pretrained(tmp)
                 _save_dequantised(model, tmp)
-        except (OSError, ValueError) as e:  # a full or read-only cache costs the next load time, not this run
+        except (OSError, ValueError) as e:  # costs the next load its time, not this run
             log.warning("could not keep the converted LLM in %s (%s); it is converted again "
                         "next time", converted, e)
     model.to(device).eval()
@@ -175,17 +175,22 @@ class TransformersBackend:
             users.setdefault(tuple(p + c[:-1]), []).append(i)
         inputs = list(users)
         result: list[np.ndarray] = [np.empty(0)] * len(encoded)
+        torch = self._torch
         for start in range(0, len(inputs), self.batch_size):
             batch = inputs[start : start + self.batch_size]
-            for seq, logprobs in zip(batch, self._forward(batch), strict=True):
+            logits = self._logits(batch)
+            for row, seq in enumerate(batch):
                 for i in users[seq]:
                     p, c = encoded[i]
-                    rows = np.arange(len(p) - 1, len(p) - 1 + len(c))
-                    result[i] = logprobs[rows, c].astype(np.float64)
+                    # log-softmax over the continuation's rows only: the whole (batch,
+                    # length, vocabulary) array is ~10x larger and is not needed
+                    rows = logits[row, len(p) - 1 : len(p) - 1 + len(c)].float()
+                    lp = torch.log_softmax(rows, dim=-1)[torch.arange(len(c)), torch.tensor(c)]
+                    result[i] = lp.cpu().numpy().astype(np.float64)
         return result
 
-    def _forward(self, batch: list[tuple[int, ...]]) -> list[np.ndarray]:
-        """Right-padded forward pass; (length, vocab) next-token log-probs per sequence."""
+    def _logits(self, batch: list[tuple[int, ...]]):
+        """Right-padded forward pass: next-token logits (batch, length, vocabulary)."""
         torch = self._torch
         length = max(len(ids) for ids in batch)
         pad = self.tokenizer.pad_token_id or 0
@@ -195,9 +200,8 @@ class TransformersBackend:
             ids[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
         with torch.inference_mode():
-            out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
-            logprobs = torch.log_softmax(out.logits.float(), dim=-1).cpu().numpy()
-        return [logprobs[row, : len(seq)] for row, seq in enumerate(batch)]
+            return self.model(input_ids=ids.to(self.device),
+                              attention_mask=mask.to(self.device)).logits
 
 
 class OpenAICompletionsBackend:
