@@ -1,8 +1,15 @@
 """Fixtures shared by the test files."""
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The user caches (features, the converted LLM) of this test session, in a folder of its
+# own: tests never read or fill the caches of the person running them. Subprocesses inherit it.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="vidskill-test-cache-")
+os.environ.pop("VIDSKILL_CACHE", None)
 
 MEDIA_DIR = Path(__file__).resolve().parents[2] / "shared" / "media"
 

@@ -237,6 +237,21 @@ def test_smollm2_calibrated_and_yes_no_are_probabilities(smollm: LLMScorer) -> N
 
 
 @pytest.mark.slow
+def test_local_llm_loads_once_per_process_and_keeps_its_conversion(smollm, monkeypatch):
+    from vidskill._files import user_cache_dir
+    from vidskill.select.text import llm
+
+    assert LLMScorer(calibrate=False).backend.model is smollm.backend.model
+    kept = list(user_cache_dir("llm").glob("SmolLM2*/model.safetensors"))
+    assert len(kept) == 1 and kept[0].stat().st_size > 100e6
+    monkeypatch.setattr(llm, "_LOADED", {})  # as a new process: reads the kept copy
+    fresh = LLMScorer(calibrate=False)
+    assert fresh.backend.model is not smollm.backend.model
+    np.testing.assert_allclose(fresh.score("cut the carrot", [STIR, CUT]),
+                               smollm.score("cut the carrot", [STIR, CUT]), atol=1e-5)
+
+
+@pytest.mark.slow
 def test_shared_prefix_passes_match_separate_passes(smollm: LLMScorer) -> None:
     backend = smollm.backend
     together = backend.continuation_logprobs([("Q: a?\nA:", " yes"), ("Q: a?\nA:", " no")])

@@ -459,6 +459,9 @@ def _detector_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
+_VIDEOS_HELP = "video files, folders (searched for videos), globs, or folders of numbered images"
+
+
 def _videos(inputs: list[str]) -> list[Path]:
     """Video files from files, folders (searched) and globs, as `ingest` takes them; a
     folder of numbered images is one video."""
@@ -547,9 +550,7 @@ def _add_segment(sub) -> None:
                        "CSV lists use PySceneDetect's columns (frames 1-based, end "
                        "inclusive); JSON adds the detector's signal (0-based frames, end "
                        "exclusive).")
-    p.add_argument("videos", nargs="+",
-                   help="video files, folders (searched for videos), globs, or a folder of "
-                        "numbered images")
+    p.add_argument("videos", nargs="+", help=_VIDEOS_HELP)
     p.add_argument("--detector", default=SEGMENT_DETECTOR, choices=DETECTORS.names(),
                    help=f"boundary detector (default {SEGMENT_DETECTOR})")
     p.add_argument("--format", choices=["json", "csv"],
@@ -696,9 +697,7 @@ def _features(args: argparse.Namespace) -> int:
 
 def _add_features(sub) -> None:
     p = sub.add_parser("features", help="compute per-window features of videos (.npy)")
-    p.add_argument("videos", nargs="+",
-                   help="video files, folders (searched for videos), globs, or a folder of "
-                        "numbered images")
+    p.add_argument("videos", nargs="+", help=_VIDEOS_HELP)
     p.add_argument("--encoder", default=DEFAULT_ENCODER,
                    help=f"{', '.join(ENCODERS.names())} (default {DEFAULT_ENCODER})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
