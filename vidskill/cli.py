@@ -140,7 +140,9 @@ def _synth(args: argparse.Namespace) -> int:
     from vidskill.demo.corpus import generate_corpus
 
     corpus = generate_corpus(args.out_dir, seed=args.seed, n_long_train=args.long_train)
-    print(f"wrote {len(corpus.videos)} videos and {corpus.templates_file} to {corpus.root}")
+    _done(args, f"wrote {len(corpus.videos)} videos and {corpus.templates_file} to {corpus.root}",
+          {"root": str(corpus.root), "videos": len(corpus.videos),
+           "templates": str(corpus.templates_file)})
     return 0
 
 
@@ -154,7 +156,8 @@ def _synth_long(args: argparse.Namespace) -> int:
         truth = write_long_video(args.out_dir / f"long_{seed:03d}.mp4", args.minutes,
                                  fps=args.fps, seed=seed)
         seconds += truth.duration
-    print(f"wrote {args.videos} labelled videos ({seconds / 60:.1f} min) to {args.out_dir}")
+    _done(args, f"wrote {args.videos} labelled videos ({seconds / 60:.1f} min) to {args.out_dir}",
+          {"out": str(args.out_dir), "videos": args.videos, "seconds": seconds})
     return 0
 
 
@@ -183,6 +186,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     result = run_demo(DemoSettings.preset(args.out, small=args.small, seed=args.seed,
                                           text=args.text))
+    if args.json:
+        print(json.dumps({"summary": dict(result.summary), "report": str(result.report),
+                          "ablation": _ablation_rows(result.ablation)}))
+        return 0
     _print_ablation(result.ablation)
     print("\n".join(f"{k}: {v}" for k, v in result.summary))
     print(f"report: {result.report}")
@@ -219,7 +226,8 @@ def _segmenting_encoder(args: argparse.Namespace):
     """`--encoder` with its `--encoder-setting`s over the segmenting defaults."""
     from vidskill.segment import segment_encoder
 
-    return segment_encoder(args.encoder, **_key_values(args.encoder_setting, "--encoder-setting"))
+    return segment_encoder(args.encoder, **_key_values(args.encoder_setting,
+                                                       "--encoder-setting"))
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -647,8 +655,9 @@ def _train_predictor(args: argparse.Namespace) -> int:
     trained = train_predictor(corpus, actions if any(a is not None for a in actions) else None,
                               settings)
     out = trained.save(args.out)
-    print(f"trained on {len(corpus)} videos ({trained.card['data']['windows']} windows); "
-          f"final loss {trained.card['loss_curve'][-1]:.3f}; wrote {out} and its card")
+    _done(args, f"trained on {len(corpus)} videos ({trained.card['data']['windows']} windows); "
+          f"final loss {trained.card['loss_curve'][-1]:.3f}; wrote {out} and its card",
+          {"out": str(out), "videos": len(corpus), "loss": trained.card["loss_curve"][-1]})
     return 0
 
 
@@ -735,7 +744,8 @@ def _train_encoder(args: argparse.Namespace) -> int:
 
         out = train_flow_cnn(videos, args.out, epochs=args.epochs, fps=args.fps,
                              size=args.size or 120, window=args.window, seed=args.seed)
-    print(f"wrote {out} and its model card {card_path(out)} (trained on {len(videos)} videos)")
+    _done(args, f"wrote {out} and its model card {card_path(out)} (trained on {len(videos)} "
+          "videos)", {"out": str(out), "card": str(card_path(out)), "videos": len(videos)})
     return 0
 
 
@@ -896,8 +906,17 @@ def _eval_select(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.corpus)
     ablation = evaluate_selection(corpus, text=args.text, k=args.k,
                                   cache=args.cache or Path(args.corpus) / ".cache")
-    _print_ablation(ablation)
+    if args.json:
+        print(json.dumps(_ablation_rows(ablation)))
+    else:
+        _print_ablation(ablation)
     return 0
+
+
+def _ablation_rows(ablation) -> list[dict]:
+    """The ablation table as JSON rows."""
+    return [dict(zip(("selector", "top1", "recall@3", "misses"), row, strict=True))
+            for row in ablation.table()]
 
 
 def _print_ablation(ablation) -> None:

@@ -80,7 +80,7 @@ def run_demo(settings: DemoSettings) -> DemoResult:
     long_videos = corpus.select(kind="long", split="test")
     store_dir = out / "store"
     ingest(_sources(corpus, long_videos), store_dir, IngestSettings(encoders=(FUSED_ENCODER,)),
-           workers=settings.workers)
+           workers=settings.workers, progress=True)
     skill, skill_notes = _skill_segmentation(long_videos)
     with ClipStore(store_dir) as store:
         counts, notes = _label_free_counts(store, long_videos)
@@ -106,7 +106,7 @@ def run_demo(settings: DemoSettings) -> DemoResult:
         notes = {k: f"{notes[k]}; {skill_notes[k]}" for k in notes}
         report = store_report(store, out / "report", title="vidskill demo",
                               neighbours=NEIGHBOURS, signal_detector=DEFAULT_DETECTOR,
-                              truth=truth, notes=notes)
+                              truth=truth, notes=notes, progress=True)
     summary.append(("seconds", f"{time.perf_counter() - t0:.0f}"))
     report.intro = (
         "The whole pipeline on the synthetic demo corpus, checked against its ground truth. "
