@@ -29,11 +29,13 @@ def test_timecode_is_hh_mm_ss_mmm():
 def test_segment_csv_covers_the_video(video, capsys):
     assert main(["segment", str(video.path), "--detector", "novelty", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert rows[0]["start_seconds"] == "0.000" and rows[0]["start_timecode"] == "00:00:00.000"
-    assert float(rows[-1]["end_seconds"]) == pytest.approx(video.duration, abs=0.06)
-    for a, b in zip(rows, rows[1:], strict=False):
-        assert a["end_seconds"] == b["start_seconds"] and a["end_frame"] == b["start_frame"]
-    assert int(rows[-1]["end_frame"]) == pytest.approx(video.n_frames, abs=1)
+    assert rows[0]["Start Time (seconds)"] == "0.000" and rows[0]["Start Frame"] == "1"
+    assert rows[0]["Start Timecode"] == "00:00:00.000"
+    assert float(rows[-1]["End Time (seconds)"]) == pytest.approx(video.duration, abs=0.06)
+    for a, b in zip(rows, rows[1:], strict=False):  # 1-based frames, End Frame inclusive
+        assert a["End Time (seconds)"] == b["Start Time (seconds)"]
+        assert int(a["End Frame"]) + 1 == int(b["Start Frame"])
+    assert int(rows[-1]["End Frame"]) == pytest.approx(video.n_frames, abs=1)
 
 
 def test_segment_json_with_the_shipped_predictor_then_eval(video, tmp_path, capsys):
@@ -41,6 +43,7 @@ def test_segment_json_with_the_shipped_predictor_then_eval(video, tmp_path, caps
     assert main(["segment", str(video.path), "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["detector"] == "sbd" and doc["segments"][0]["start"] == 0.0
+    assert len(doc["signal"]["times"]) == len(doc["signal"]["values"]) > 100  # 0.1 s windows
     assert doc["segments"][-1]["end"] == pytest.approx(video.duration, abs=0.06)
     capsys.readouterr()
     truth = video.path.with_suffix(".json")
@@ -130,8 +133,8 @@ def test_segmenting_30_minutes_keeps_memory_flat(tmp_path):
     peak_short, _ = peak_rss(_SEGMENT, str(short.path))
     peak_long, out = peak_rss(_SEGMENT, str(long.path))
     rows = list(csv.DictReader(io.StringIO(out + "\n")))
-    assert float(rows[-1]["end_seconds"]) == pytest.approx(long.duration, abs=0.06)
-    assert np.isfinite([float(r["score"]) for r in rows]).all()
+    assert float(rows[-1]["End Time (seconds)"]) == pytest.approx(long.duration, abs=0.06)
+    assert np.isfinite([float(r["Score"]) for r in rows]).all()
     # Ten times the video, not ten times the memory. The absolute peak depends on the machine
     # (thread pools and allocator arenas grow with its cores), the growth does not: holding
     # the extra 27 minutes of sampled frames (10 fps, 160x120 RGB) would add ~0.9 GB.
