@@ -11,9 +11,17 @@ from vidskill.cli import build_parser, main
 COMMON = ["-v", "-q", "--json", "--no-progress", "--device", "cpu"]
 
 
-def commands() -> dict[str, argparse.ArgumentParser]:
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(sub.choices)
+def commands(parser: argparse.ArgumentParser | None = None, prefix: str = ""
+             ) -> dict[str, argparse.ArgumentParser]:
+    """Every command and subcommand (`store list`, ...) by its name."""
+    parser = parser or build_parser()
+    out = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out[prefix + name] = sub
+                out.update(commands(sub, f"{prefix}{name} "))
+    return out
 
 
 @pytest.mark.parametrize("name", sorted(commands()))

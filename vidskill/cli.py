@@ -411,17 +411,20 @@ def _add_store(sub) -> None:
                        ("relabel", "set the label and/or domain of videos and their clips"),
                        ("remove", "delete videos and their clips (indexes follow)")):
         a = actions.add_parser(name, help=text)
-        a.add_argument("--store", required=True, type=Path)
+        a.add_argument("--store", required=True, type=Path, help="the clip store")
         if name != "stats":
-            a.add_argument("--status", choices=STATUSES, help="videos with this status")
+            a.add_argument("--status", choices=STATUSES,
+                           help="videos with this status (default: any)")
         if name in ("relabel", "remove"):
             a.add_argument("--video", type=int, action="append", metavar="ID",
-                           help="a video id from `vidskill store list` (repeatable)")
+                           help="a video id from `vidskill store list` (repeatable; default: "
+                                "none)")
             a.add_argument("--path", action="append", metavar="FILE",
-                           help="the video ingested from this file (repeatable)")
+                           help="the video ingested from this file (repeatable; default: none)")
         if name == "relabel":
-            a.add_argument("--label", help="the new skill label")
-            a.add_argument("--domain", help="the new domain, e.g. human or robot")
+            a.add_argument("--label", help="the new skill label (default: unchanged)")
+            a.add_argument("--domain",
+                           help="the new domain, e.g. human or robot (default: unchanged)")
         a.set_defaults(func=_store)
 
 
