@@ -7,7 +7,7 @@ all runs, so only the text prior differs); CPU is user + system seconds of the p
 RSS its peak (wait4). Wall time is not reported: on a shared machine it measures the
 neighbours.
 
-    .venv/bin/python bench/select.py --skills 2
+    .venv/bin/python bench/select_llm.py --skills 2
 """
 
 from __future__ import annotations
