@@ -533,7 +533,8 @@ def _segment(args: argparse.Namespace) -> int:
 
     fmt = args.format or ("csv" if args.out and args.out.suffix.lower() == ".csv" else "json")
     if args.json and fmt != "json":
-        raise ValueError("--json prints JSON; it cannot go with --format csv")
+        raise ValueError("--json prints JSON; it cannot go with CSV (--format csv or an "
+                         "--out .csv file)")
     _check_out(args.out, fmt)
     encoder = _segmenting_encoder(args)
     detector = get_detector(args.detector, **_detector_settings(args))
