@@ -426,7 +426,8 @@ def store_and_media(corpus, tmp_path_factory):
     np.savez(root / "x.npz", a=np.ones(32))
     np.save(root / "zeros.npy", np.zeros(32, np.float32))
     np.save(root / "ok.npy", np.ones(32, np.float32))
-    (root / "outdir").mkdir()
+    (root / "taken.npy").mkdir()  # a folder where a file is named: --out FOLDER (no suffix)
+    (root / "taken.json").mkdir()  # is where a command writes one file per video
     (root / "afile").write_text("x")
     return store, root, sorted(clips.iterdir())
 
@@ -447,8 +448,9 @@ def _bad_inputs(store: Path, root: Path, clip: Path) -> list[tuple[list[str], in
         (["query", "--store", str(root / "afile"), "--segment", "1"], 2,
          ["afile is a file, not a store folder"]),
         (["ingest", str(clip), "--store", str(root / "afile")], 2, ["afile is a file"]),
-        (["features", str(clip), "--out", str(root / "outdir")], 2, ["outdir is a folder"]),
-        (["segment", str(clip), "--out", str(root / "outdir")], 2, ["outdir is a folder"]),
+        (["features", str(clip), "--out", str(root / "taken.npy")], 2, ["taken.npy is a folder"]),
+        (["segment", str(clip), "--out", str(root / "taken.json")], 2,
+         ["taken.json is a folder"]),
         (["info", str(root / "zero.mp4")], 1, ["zero.mp4", "holds no video stream"]),
         (["segment", str(root / "text.mp4")], 1, ["text.mp4", "no backend can decode it"]),
         (["query", "--store", str(store), str(root / "zero.mp4")], 1, ["holds no video stream"]),
