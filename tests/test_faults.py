@@ -329,9 +329,10 @@ def test_full_disk_says_one_line_and_loses_nothing(small_disk, tmp_path, clips):
     run = cli(*ingest_args(clips, store))
     one_line_error(run, 1, "no space left on the device")
     assert {k: v for k, v in clips_of(store).items() if k in before} == before
-    for command in (["features", str(good[1]), "--out"], ["segment", str(good[1]), "--out"]):
+    for command, name in ((["features", str(good[1]), "--out"], "out.npy"),
+                          (["segment", str(good[1]), "--out"], "out.json")):
         filler.unlink()
-        target = small_disk / "out.npy"
+        target = small_disk / name
         target.write_bytes(b"old")
         _fill(small_disk, 0)
         one_line_error(cli(*command, str(target)), 1, str(target), "no space left")
