@@ -5,21 +5,24 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import SHARED, shared_folder
 
 # The user caches (features, the converted LLM) of this test session, in a folder of its
 # own: tests never read or fill the caches of the person running them. Subprocesses inherit it.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="vidskill-test-cache-")
 os.environ.pop("VIDSKILL_CACHE", None)
 
-MEDIA_DIR = Path(__file__).resolve().parents[2] / "shared" / "media"
-
 
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
     """The real videos in ../shared/media (counter.mp4 shows its own frame number)."""
-    if not (MEDIA_DIR / "counter.mp4").is_file():
-        pytest.skip(f"real test media not found at {MEDIA_DIR} (../shared/media from the repo)")
-    return MEDIA_DIR
+    return shared_folder(SHARED / "media", "counter.mp4")
+
+
+@pytest.fixture(scope="session")
+def metaworld_dir() -> Path:
+    """MetaWorld renders with simulator ground truth in ../shared/metaworld-dev (its README)."""
+    return shared_folder(SHARED / "metaworld-dev", "labels.json")
 
 
 @pytest.fixture

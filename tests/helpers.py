@@ -1,15 +1,35 @@
 """Helpers shared by test modules (conftest holds the shared fixtures)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vidskill.encoders.base import Features
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"  # real footage beside the checkout: media/, metaworld-dev/
 HOP = 0.1  # seconds between the windows of `piecewise_features`
+
+
+def in_ci() -> bool:
+    """True under CI (`CI=true`, as .ci/run and the common CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def shared_folder(folder: Path, probe: str) -> Path:
+    """`folder` when it holds `probe`; else skip the test with the reason, or under CI fail
+    it: CI must run the real-footage tests, never pass by skipping all of them."""
+    if (folder / probe).exists():
+        return folder
+    reason = (f"real footage not found: {folder / probe} (the repository's ../shared/"
+              f"{folder.name})")
+    if in_ci():
+        pytest.fail(f"{reason}; CI must provide it", pytrace=False)
+    pytest.skip(reason)
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
