@@ -91,6 +91,17 @@ def test_confidence_is_half_at_the_gap_and_grows_with_the_jump():
     assert 0.5 < small < big < 1.0
 
 
+def test_each_boundary_scores_its_own_segments_largest_excess():
+    # jump of 100 at step 5: history [1,1,1,1,101], excess 80 -> boundary, confidence 80/89.
+    # After it the running maximum starts again: at step 12 the history is [1]*6 + [13],
+    # excess 13 - 19/7 = 72/7, so the second confidence is (72/7) / (72/7 + 9), not 80/89.
+    e = flat()
+    e[5], e[12] = 101.0, 13.0
+    result = sbd_rule(e, T, gap=9.0, min_len=2)
+    assert result.indices.tolist() == [5, 12]
+    np.testing.assert_allclose(result.scores, [80 / 89, (72 / 7) / (72 / 7 + 9)])
+
+
 def test_bad_settings_are_refused_with_a_message():
     with pytest.raises(ValueError, match="gap must be positive"):
         SBDRule(gap=0, min_len=1)

@@ -132,6 +132,19 @@ def test_dimension_mismatch_is_reported(tmp_path):
     assert len(store.segments()) == 4
 
 
+def test_a_clip_added_in_the_same_process_is_found_by_the_next_search(tmp_path):
+    store = new_store(tmp_path / "s")
+    fill(store, 4)
+    rng = np.random.default_rng(7)
+    centre = rng.normal(size=DIM)
+    assert store.search(centre, k=3)  # the index is now built and held in memory
+    store.add_video("late.mp4", "hlate", "s", {"e": features(rng, 4.0, centre)},
+                    [Segment(0, 4)])
+    hits = store.search(centre, k=3)
+    assert hits[0].video_path == "late.mp4" and hits[0].score > 0.9
+    assert store.index("e").ntotal == 9
+
+
 def test_index_is_derived_from_the_catalog(tmp_path):
     store = new_store(tmp_path / "s")
     fill(store, 5)
