@@ -66,10 +66,25 @@ def test_weighted_sum_of_zscores_by_hand() -> None:
     assert ranking.method == "weighted"
 
 
-def test_weighted_ties_keep_library_order_and_constant_source_counts_zero() -> None:
+def test_equal_scores_are_reported_as_a_tie_and_constant_source_counts_zero() -> None:
     np.testing.assert_array_equal(zscore(np.array([4.0, 4.0, 4.0])), [0.0, 0.0, 0.0])
     ranking = fuse("s", ["a", "b", "c"], {"text": np.ones(3)}, WeightedFusion())
-    assert ranking.templates == ("a", "b", "c")
+    assert ranking.groups == (("a", "b", "c"),) and ranking.tied == ("a", "b", "c")
+    # b and c tie (0.1 + 0.2 and 0.3 differ only by float rounding), a is ahead alone
+    ranking = fuse("s", ["c", "a", "b"], {"flow": np.array([0.3, 0.5, 0.1 + 0.2])},
+                   WeightedFusion({"flow": 1.0}))
+    assert ranking.groups == (("a",), ("c", "b")) and ranking.tied == ("a",)
+    assert ranking.ties == (("c", "b"),) and ranking.as_dict()["ties"] == [["c", "b"]]
+
+
+def test_topk_keeps_every_template_tied_with_the_kth() -> None:
+    # the prior ties cut, pour and wipe at the 2nd place: all three stay, whatever the order
+    text = np.array([-1.0, -2.0, -2.0, -2.0])
+    for names in (NAMES, NAMES[::-1]):
+        order = [NAMES.index(n) for n in names]
+        ranking = fuse("s", names, {"text": text[order], "flow": FLOW[order]}, TopKFusion(k=2))
+        assert ranking.templates == ("wipe", "cut", "pour", "stir")
+        assert np.isfinite(ranking.fused).all()
 
 
 def test_bad_scores_are_refused() -> None:

@@ -10,11 +10,14 @@ from vidskill.metrics import (
     edit_score,
     evaluate_segmentation,
     frame_accuracy,
+    hit_chance,
     interior_boundaries,
     label_segments,
     majority_labels,
     match_boundaries,
     overlap_counts,
+    recall_at_k,
+    selection_accuracy,
 )
 
 
@@ -32,6 +35,10 @@ def test_tolerance_is_inclusive_and_gt_takes_its_nearest_prediction():
     assert match_boundaries([10.51], [10.0], 0.5).tp == 0
     c = match_boundaries([9.6, 10.1], [10.0, 9.5], 0.5)  # 9.5 first: takes 9.6; 10.0 takes 10.1
     assert c.tp == 2
+    # 10.0 takes its nearest, 10.1, not the first within reach (9.7); 10.6 is then left
+    # with 9.7, 0.9 away: one match, where first-within-tolerance would make two
+    c = match_boundaries([9.7, 10.1], [10.0, 10.6], 0.5)
+    assert (c.tp, c.fp, c.fn) == (1, 1, 1)
 
 
 def test_relative_tolerance_is_a_fraction_of_the_duration():
@@ -98,6 +105,11 @@ def test_evaluate_segmentation_labels_unlabelled_predictions_by_majority():
     far = evaluate_segmentation([([Segment(0, 6), Segment(6, 10)], gt, 10.0)], tolerance=0.5)
     assert far.boundary_abs.f1 == 0.0
     assert far.boundary_rel.f1 == 0.0  # 2 s off > 5% of 10 s
+    # on a 40 s video 5% is 2 s: a boundary 1.5 s off misses at 0.5 s but counts at 5%
+    gt40 = [Segment(0, 20, "a"), Segment(20, 40, "b")]
+    off = evaluate_segmentation([([Segment(0, 21.5), Segment(21.5, 40)], gt40, 40.0)])
+    assert (off.boundary_abs.tp, off.boundary_rel.tp) == (0, 1)
+    assert off.as_dict()["boundary_F1@0.5s"] == 0.0 and off.as_dict()["boundary_F1@0.05rel"] == 1.0
 
 
 def test_frame_labels_use_segment_times():
@@ -105,3 +117,22 @@ def test_frame_labels_use_segment_times():
 
     out = frame_labels([Segment(0, 1, "x"), Segment(1, 2, "y")], np.array([0.5, 1.0, 1.5, 2.5]))
     assert out.tolist() == ["x", "y", "y", "background"]
+
+
+def test_selection_metrics_count_a_tie_as_a_random_pick():
+    ranking = ["x", ("a", "b", "c"), "d"]  # a, b, c tie in 2nd place
+    assert hit_chance(ranking, "x", 1) == 1.0 and hit_chance(ranking, "a", 1) == 0.0
+    assert hit_chance(ranking, "b", 2) == pytest.approx(1 / 3)
+    assert hit_chance(ranking, "c", 3) == pytest.approx(2 / 3)
+    assert hit_chance(ranking, "a", 4) == 1.0 and hit_chance(ranking, "d", 5) == 1.0
+    assert hit_chance(ranking, "d", 4) == 0.0 and hit_chance(ranking, "zz", 9) == 0.0
+    tied_top = [("a", "b"), "c"]
+    assert selection_accuracy([tied_top, ["c", "a"]], ["a", "c"]) == pytest.approx(0.75)
+    assert selection_accuracy(["a", "b"], ["a", "c"]) == 0.5  # a chosen name per skill
+    assert recall_at_k([tied_top, ["c", "a"]], ["c", "a"], 2) == 0.5  # c is 3rd in the first
+    assert recall_at_k([tied_top, ["c", "a"]], ["c", "a"], 3) == 1.0
+    assert recall_at_k([["a", ("b", "c", "d", "e")]], ["e"], 3) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="one choice per skill"):
+        selection_accuracy(["a"], ["a", "b"])
+    with pytest.raises(ValueError, match="k must be positive"):
+        recall_at_k([["a"]], ["a"], 0)

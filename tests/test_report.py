@@ -49,3 +49,6 @@ def test_rankings_explain_their_scores_and_text_is_escaped():
     assert "stir &lt;the&gt; soup: chose <b>b</b>" in page and "correct: a" in page
     assert "nats per token" in page and "standard errors" in page
     assert "<td class=\"num\">-</td>" in page  # a template the rule dropped
+    tied = ranking_view({**RANKING, "fused": [1.0, 1.0], "ties": [["b", "a"]]}, correct="a")
+    assert tied.chosen == "b = a"  # a tie is shown as one, not as the first listed
+    assert "chose <b>b = a</b>" in render(Report("tie", rankings=[tied]))

@@ -849,9 +849,13 @@ def _print_choice(choice, skill: str, as_json: bool) -> None:
               f"{', '.join(choice.humans.names)}")
     sources = list(ranking.scores)
     rows = [("rank", "template", "fused", *sources)]
-    rows += [(str(i), name, _num(ranking.fused[i - 1]),
-              *(_num(ranking.scores[s][i - 1]) for s in sources))
-             for i, name in enumerate(ranking.templates, 1)]
+    place = 1
+    for group in ranking.groups:  # tied templates share a place, shown as "2="
+        for name in group:
+            i = ranking.templates.index(name)
+            rows.append((f"{place}{'=' if len(group) > 1 else ''}", name,
+                         _num(ranking.fused[i]), *(_num(ranking.scores[s][i]) for s in sources)))
+        place += len(group)
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for row in rows:
         print("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip())
@@ -859,6 +863,9 @@ def _print_choice(choice, skill: str, as_json: bool) -> None:
         print("units: text = log-probability per token (nats), video = similarity in standard "
               "errors of its top-k mean")
     print(f"chosen: {ranking.best} ({ranking.method} {json.dumps(dict(ranking.settings))})")
+    if len(ranking.tied) > 1:
+        print(f"tie: {', '.join(ranking.tied)} score the same; {ranking.best} is only listed "
+              "first in the template file")
 
 
 def _num(value: float) -> str:

@@ -261,21 +261,43 @@ def evaluate_segmentation(
 
 
 # ======================================================================================
-# Template selection: top-1 success and recall@k over skills
+# Template selection: top-1 success and recall@k over skills, ties counted as ties
+#
+# A ranking is a sequence of templates best first; an item may be a tuple of templates that
+# tie (equal scores). A tie is credited as a random pick among its members: the correct
+# template tied with two others at the top counts 1/3 towards top-1, so neither the order
+# of a template file nor any other arbitrary order can decide a result.
+
+Ranked = Sequence[str | Sequence[str]]
 
 
-def selection_accuracy(chosen: Sequence[str], correct: Sequence[str]) -> float:
-    """Fraction of skills whose chosen template is the correct one (top-1 success)."""
-    if len(chosen) != len(correct) or not correct:
-        raise ValueError(f"need one choice per skill: {len(chosen)} choices, {len(correct)} skills")
-    return float(np.mean([c == t for c, t in zip(chosen, correct, strict=True)]))
+def hit_chance(ranking: Ranked | str, correct: str, k: int) -> float:
+    """Chance that `correct` is among the first k of `ranking` when each tie is ordered at
+    random (1 or 0 without ties); a bare name is a ranking of one."""
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    above = 0
+    for item in ([ranking] if isinstance(ranking, str) else ranking):
+        group = (item,) if isinstance(item, str) else tuple(item)
+        if correct in group:
+            return min(max(k - above, 0), len(group)) / len(group)
+        above += len(group)
+    return 0.0
 
 
-def recall_at_k(rankings: Sequence[Sequence[str]], correct: Sequence[str], k: int) -> float:
-    """Fraction of skills whose correct template is among the first k of its ranking."""
+def recall_at_k(rankings: Sequence[Ranked | str], correct: Sequence[str], k: int) -> float:
+    """Mean over skills of the chance that the correct template is among the first k of the
+    skill's ranking (`hit_chance`: ties count as a random pick)."""
     if len(rankings) != len(correct) or not correct:
         raise ValueError(f"need one ranking per skill: {len(rankings)} rankings, "
                          f"{len(correct)} skills")
-    if k < 1:
-        raise ValueError(f"k must be positive, got {k}")
-    return float(np.mean([t in list(r)[:k] for r, t in zip(rankings, correct, strict=True)]))
+    return float(np.mean([hit_chance(r, t, k) for r, t in zip(rankings, correct, strict=True)]))
+
+
+def selection_accuracy(rankings: Sequence[Ranked | str], correct: Sequence[str]) -> float:
+    """Top-1 success over skills: `recall_at_k` with k = 1 (a chosen name per skill, or its
+    ranking with ties, in which case a tie at the top counts as a random pick)."""
+    if len(rankings) != len(correct) or not correct:
+        raise ValueError(f"need one choice per skill: {len(rankings)} choices, "
+                         f"{len(correct)} skills")
+    return recall_at_k(rankings, correct, 1)

@@ -96,10 +96,15 @@ class RankingView:
     rows: tuple[tuple[str, tuple[float | None, ...]], ...]
     correct: str | None = None
     human_clips: tuple[str, ...] = ()
+    ties: tuple[tuple[str, ...], ...] = ()   # groups of templates with equal scores
 
     @property
     def chosen(self) -> str:
-        return self.rows[0][0] if self.rows else ""
+        """The first template, or every template tied with it ("a = b")."""
+        if not self.rows:
+            return ""
+        first = self.rows[0][0]
+        return " = ".join(next((g for g in self.ties if first in g), (first,)))
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,8 @@ def ranking_view(doc: dict, correct: str | None = None, text: str | None = None
         (name, (doc["fused"][i], *(doc["scores"][s][i] for s in sources)))
         for i, name in enumerate(doc["templates"]))
     return RankingView(doc["skill"], doc.get("method", ""), tuple(columns), rows, correct,
-                       tuple(doc.get("human_clips", ())))
+                       tuple(doc.get("human_clips", ())),
+                       tuple(tuple(g) for g in doc.get("ties", ())))
 
 
 _TEXT_MEANINGS = {

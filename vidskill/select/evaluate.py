@@ -2,8 +2,10 @@
 
 For every skill of the corpus, the templates are ranked by each text prior alone, each
 video encoder alone (cosine and DTW), and the fused selectors (text log-prob plus flow in
-standard errors; text keeps the top k and flow picks; weighted z-scores); top-1 success and recall@3 are taken against the corpus's
-correct template. Human clips are the corpus's labelled single-skill human clips. Any corpus
+standard errors; text keeps the top k and flow picks; weighted z-scores); top-1 success and
+recall@3 are taken against the corpus's correct template, a tie counting as a random pick
+among the tied (`vidskill.metrics.hit_chance`: the correct one tied with two others at the
+top counts 1/3). Human clips are the corpus's labelled single-skill human clips. Any corpus
 with ground truth works: the demo corpus, or real footage wrapped as a `LabelledCorpus`.
 Rows that cannot run (no weights, a missing text backend) say why instead of a number.
 """
@@ -65,7 +67,7 @@ class AblationRow:
     name: str
     top1: float | None
     recall3: float | None = None
-    misses: dict[str, str] = field(default_factory=dict)  # skill -> wrongly chosen template
+    misses: dict[str, str] = field(default_factory=dict)  # skill -> wrong (or tied) first place
     rankings: dict[str, Ranking] = field(default_factory=dict)
     note: str = ""
 
@@ -190,8 +192,15 @@ def _row(name: str, templates: Sequence[Template], skills: Sequence[str],
     rule = method_rule(method, video, k)
     names = [t.name for t in templates]
     rankings = [fuse(s, names, sc, rule) for s, sc in zip(skills, scores, strict=True)]
-    chosen = [r.best for r in rankings]
-    return AblationRow(name, selection_accuracy(chosen, correct),
-                       recall_at_k([r.templates for r in rankings], correct, 3),
-                       {s: c for s, c, t in zip(skills, chosen, correct, strict=True) if c != t},
+    groups = [r.groups for r in rankings]
+    return AblationRow(name, selection_accuracy(groups, correct), recall_at_k(groups, correct, 3),
+                       {s: _shown(r.tied) for s, r, t in zip(skills, rankings, correct,
+                                                              strict=True) if r.tied != (t,)},
                        dict(zip(skills, rankings, strict=True)))
+
+
+def _shown(tied: tuple[str, ...]) -> str:
+    """A wrong or shared first place for the table: the template, or the tie."""
+    if len(tied) <= 3:
+        return "=".join(tied)
+    return f"{len(tied)}-way tie"

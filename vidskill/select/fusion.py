@@ -15,7 +15,11 @@ of the skill. Two fusion rules, as in "Skills Made to Order":
   to its own noise, so a prior that barely tells templates apart breaks the video's near-ties
   instead of outvoting it (z-scores would give it equal say whatever its reliability).
 
-Every `Ranking` carries the per-source scores that produced it.
+Every `Ranking` carries the per-source scores that produced it. Templates whose scores are
+equal (fused score and the rule's tie-break) are a tie: a ranking lists them in library
+order but reports them as one group (`Ranking.groups`), and evaluation credits a tie as a
+random pick among its members (`vidskill.metrics.recall_at_k`), so a template's place in the
+file never decides a measured result.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Ranking:
     """Templates best first, with the fused score and every source's scores in that order.
 
     `fused` is -inf for templates a rule dropped (e.g. outside the text prior's top k).
+    `groups` splits `templates` into runs of equal scores (a tie), best first; templates
+    inside a tie are listed in library order, which means nothing.
     """
 
     skill: str
@@ -59,11 +65,28 @@ class Ranking:
     scores: Mapping[str, np.ndarray]
     method: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    groups: tuple[tuple[str, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.groups:
+            object.__setattr__(self, "groups", tuple((t,) for t in self.templates))
+        if tuple(t for g in self.groups for t in g) != tuple(self.templates):
+            raise ValueError("a ranking's tie groups must list its templates in order")
 
     @property
     def best(self) -> str:
-        """The chosen template."""
+        """The chosen template: the first listed (see `tied` when the first place is shared)."""
         return self.templates[0]
+
+    @property
+    def tied(self) -> tuple[str, ...]:
+        """Every template sharing the first place (just `best` when nothing ties with it)."""
+        return self.groups[0]
+
+    @property
+    def ties(self) -> tuple[tuple[str, ...], ...]:
+        """The groups of two or more templates with equal scores."""
+        return tuple(g for g in self.groups if len(g) > 1)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form; non-finite scores (dropped templates) become null."""
@@ -78,6 +101,7 @@ class Ranking:
             "templates": list(self.templates),
             "fused": clean(self.fused),
             "scores": {source: clean(v) for source, v in self.scores.items()},
+            "ties": [list(g) for g in self.ties],
         }
 
 
@@ -108,7 +132,8 @@ class FusionRule(Protocol):
 
 @dataclass(frozen=True)
 class TopKFusion:
-    """The prior keeps its top k templates; the picker's score orders them (ties: prior)."""
+    """The prior keeps its top k templates (and any tied with the k-th); the picker's
+    score orders them (ties: prior)."""
 
     k: int = 3
     prior: str = TEXT
@@ -138,9 +163,14 @@ class TopKFusion:
         return (self.prior, others[0])
 
     def fuse(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Picker score for the k best by prior, -inf for the rest."""
+        """Picker score for the k best by prior (all of a tie at the k-th place), -inf for
+        the rest."""
         prior, picker = self.sources(list(scores))
-        keep = _order(scores[prior])[: self.k]
+        keep: list[int] = []
+        for group in _ranked(scores[prior]):
+            if len(keep) >= self.k:
+                break
+            keep += group
         fused = np.full(len(scores[prior]), -np.inf)
         fused[keep] = scores[picker][keep]
         return fused
@@ -185,7 +215,7 @@ class WeightedFusion:
         return sum(w * self.scaled(scores[s]) for s, w in self.weights.items())
 
     def tiebreak(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Equal fused scores keep the file's template order."""
+        """None: equal fused scores are a tie."""
         return np.zeros(len(next(iter(scores.values()))))
 
     def settings(self) -> dict[str, Any]:
@@ -214,11 +244,31 @@ def get_fusion(name: str, **settings: Any) -> FusionRule:
     return FUSION_RULES.get(name, **settings)
 
 
-def _order(values: np.ndarray, tiebreak: np.ndarray | None = None) -> np.ndarray:
-    """Indices by descending value, then descending tiebreak, then original order."""
+# Scores closer than this (relative) are equal: what separates them is float rounding (a sum
+# taken in another order), not evidence for either template.
+TIE_TOLERANCE = 1e-12
+
+
+def _equal(a: float, b: float) -> bool:
+    if a == b:
+        return True  # also two dropped (-inf) templates
+    return bool(np.isfinite(a) and np.isfinite(b)
+                and abs(a - b) <= TIE_TOLERANCE * max(abs(a), abs(b)))
+
+
+def _ranked(values: np.ndarray, tiebreak: np.ndarray | None = None) -> list[list[int]]:
+    """Indices by descending value, then descending tiebreak, as groups of equal (value,
+    tiebreak) pairs: the ties, each in library order."""
     values = np.asarray(values, dtype=np.float64)
     second = np.zeros_like(values) if tiebreak is None else np.asarray(tiebreak, np.float64)
-    return np.lexsort((np.arange(len(values)), -second, -values))
+    groups: list[list[int]] = []
+    for i in np.lexsort((np.arange(len(values)), -second, -values)).tolist():
+        if groups and _equal(values[i], values[groups[-1][0]]) \
+                and _equal(second[i], second[groups[-1][0]]):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return [sorted(g) for g in groups]
 
 
 def fuse(
@@ -247,7 +297,8 @@ def fuse(
             raise ValueError(f"scores from {source!r} contain NaN or infinity")
         checked[source] = values
     fused = rule.fuse(checked)
-    order = _order(fused, rule.tiebreak(checked))
+    groups = _ranked(fused, rule.tiebreak(checked))
+    order = [i for g in groups for i in g]
     return Ranking(
         skill=skill,
         templates=tuple(templates[i] for i in order),
@@ -255,6 +306,7 @@ def fuse(
         scores={source: values[order] for source, values in checked.items()},
         method=rule.name,
         settings=rule.settings(),
+        groups=tuple(tuple(templates[i] for i in g) for g in groups),
     )
 
 
