@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tomllib
 from pathlib import Path
@@ -11,8 +12,13 @@ import pytest
 
 from vidskill.demo import corpus as synth
 from vidskill.demo.corpus import (
+    BASE_PERIOD,
+    HUMAN_SPEED,
+    ROBOT_TEMPO,
     SKILL_TASKS,
     SKILLS,
+    SYNTH_VERSION,
+    TEMPLATES,
     Corpus,
     generate_corpus,
     load_corpus,
@@ -144,8 +150,68 @@ def test_videos_decode_with_right_count_and_timestamps(corpus):
             assert reader.read().data.shape[1:] == (120, 160, 3)
 
 
+def test_robot_executions_have_their_own_tempo_amplitude_and_shape(corpus):
+    doc = {t["name"]: t for t in tomllib.loads(corpus.templates_file.read_text())["template"]}
+    spec = {t.name: t for t in TEMPLATES}
+    tempos = []
+    for video in corpus.select(domain="robot"):
+        style, t = video.style, spec[video.template]
+        assert ROBOT_TEMPO[0] <= style["tempo"] <= ROBOT_TEMPO[1]
+        period = BASE_PERIOD[t.motion] * style["tempo"]
+        assert video.duration == pytest.approx(period * t.cycles, abs=0.051)  # 0.1 s steps
+        assert doc[t.name]["parameters"]["period_s"] == [pytest.approx(period, abs=1e-3)]
+        assert doc[t.name]["parameters"]["amplitude"] == [pytest.approx(style["amplitude"],
+                                                                        abs=1e-3)]
+        tempos.append(style["tempo"])
+    # the humans' period is 1/1.25 .. 1/0.75 of the base: robots run slower and faster than
+    # any person, each execution at its own tempo and with its own shape
+    assert min(tempos) < 1 / HUMAN_SPEED[1] and max(tempos) > 1 / HUMAN_SPEED[0]
+    assert len({v.style["aspect"] for v in corpus.select(domain="robot")}) == len(TEMPLATES)
+    assert all(v.style is None for v in corpus.select(domain="human"))
+    assert all(v.synth == {"version": SYNTH_VERSION, "seed": 3} for v in corpus.videos)
+
+
+# What seed 11 renders (poses, cameras, colours, truth) under each SYNTH_VERSION. A change
+# to what a seed renders must bump SYNTH_VERSION, so a corpus on disk is never reused with
+# other videos or other truth, and record the new fingerprint here.
+FINGERPRINTS = {3: "7db9f9984ee843b9"}
+
+
+def test_synth_version_covers_every_change_of_what_a_seed_renders(tmp_path, monkeypatch):
+    drawn = []
+
+    def capture(path, rng, scene, track, fps, size):
+        cam = scene.camera
+        parts = [track.pos.ravel(), track.heading, track.tilt, track.spin, cam.centre,
+                 cam.rot.ravel(), [cam.focal], scene.look.tool_colour]
+        drawn.append(np.round(np.concatenate(parts), 4) + 0.0)  # + 0.0: no -0.0
+
+    monkeypatch.setattr(synth, "_render", capture)
+    made = generate_corpus(tmp_path, seed=11, n_long_train=1, n_long_test=0, clips_per_skill=1)
+    truth = json.dumps([v.to_dict(tmp_path) for v in made.videos], sort_keys=True)
+    digest = hashlib.sha256(truth.encode() + b"".join(d.tobytes() for d in drawn)).hexdigest()
+    assert len(drawn) == 1 + len(SKILLS) + len(TEMPLATES)
+    assert FINGERPRINTS.get(SYNTH_VERSION) == digest[:16], (
+        f"seed 11 renders something else than SYNTH_VERSION {SYNTH_VERSION} did (fingerprint "
+        f"{digest[:16]}): bump SYNTH_VERSION and record the new fingerprint")
+
+
+def test_a_corpus_of_an_older_version_is_rendered_again(tmp_path, monkeypatch):
+    generate_corpus(tmp_path, seed=5, n_long_train=0, n_long_test=0, clips_per_skill=0)
+    index = tmp_path / "corpus.json"
+    data = json.loads(index.read_text())
+    data["settings"]["version"] = SYNTH_VERSION - 1
+    index.write_text(json.dumps(data))
+    rendered = []
+    monkeypatch.setattr(synth, "_render", lambda path, *args: rendered.append(path))
+    again = generate_corpus(tmp_path, seed=5, n_long_train=0, n_long_test=0, clips_per_skill=0)
+    assert len(rendered) == len(TEMPLATES) and len(again.videos) == len(TEMPLATES)
+    assert json.loads(index.read_text())["settings"]["version"] == SYNTH_VERSION
+
+
 def test_write_long_video(tmp_path):
     truth = write_long_video(tmp_path / "long.mp4", minutes=0.5, fps=10, seed=1)
+    assert truth.synth == {"version": SYNTH_VERSION, "seed": 1}
     assert truth.n_frames == 300 and truth.duration == pytest.approx(30.0)
     assert truth.segments[-1].end_frame == 300
     labels = [s.label for s in truth.segments]

@@ -12,7 +12,12 @@ Two domains move alike but look different:
   camera (per-frame jitter), with tremor and per-segment changes of speed (about ±25%),
   amplitude, heading and position;
 - robot: a gripper holding a utensil over a plain background, seen by a fixed camera from
-  another range of yaw, pitch, roll and distance (so flow directions differ).
+  another range of yaw, pitch, roll and distance (so flow directions differ). Each template
+  execution has its own style (`RobotStyle`): a tempo of x0.6-x1.6 the human base period
+  (humans stay within x0.8-x1.33), its own amplitude, and its own path shape within the skill
+  (a circle squashed to an ellipse, the stroke plane tilted, uneven strokes, more or less
+  tool tilt). Real robots do not move at a person's tempo, so nothing that only matches the
+  human's tempo can pick the right template.
 
 Long human videos chain 3-8 skills. Between two skills the tool moves to a new spot for
 0.3-0.8 s; that move belongs half to each skill (the first finishing, the second
@@ -48,7 +53,11 @@ from vidskill._files import replacing, write_json, write_text
 
 log = logging.getLogger(__name__)
 
-SYNTH_VERSION = 2
+# Bumped whenever a seed renders other videos or other truth, so a corpus on disk made by an
+# older version is re-rendered, never reused with new truth: 3 = robot executions with their
+# own tempo, amplitude and path shape, and boundaries at the middle of the move between
+# skills (that convention came in under version 2 without a bump).
+SYNTH_VERSION = 3
 SKILLS: tuple[str, ...] = ("stir", "cut", "wipe", "flip", "press", "pour", "scoop", "shake")
 SKILL_TASKS: dict[str, str] = {
     "stir": "stir the soup",
@@ -62,12 +71,17 @@ SKILL_TASKS: dict[str, str] = {
 }
 # Motions that only distractor templates perform: correct for no skill task.
 DISTRACTOR_MOTIONS: tuple[str, ...] = ("wave", "lift")
-# Canonical period (s) of each motion for a human at speed 1; robot templates set their own.
+# Canonical period (s) of each motion for a human at speed 1; robot executions scale it by
+# their own tempo (`RobotStyle`).
 BASE_PERIOD: dict[str, float] = {
     "stir": 1.2, "cut": 0.65, "wipe": 1.1, "flip": 1.6, "press": 1.8, "pour": 3.2,
     "scoop": 2.0, "shake": 0.4, "wave": 1.4, "lift": 4.0,
 }
 HUMAN_SPEED = (0.75, 1.25)      # per-segment speed factor
+# A robot execution's period / the human base period, drawn log-uniformly: wider than the
+# humans' 1/1.25-1/0.75 on both sides, so tempo alone cannot name the right template.
+ROBOT_TEMPO = (0.6, 1.6)
+ROBOT_AMPLITUDE = (0.7, 1.4)    # a robot execution's amplitude factor (humans: 0.8-1.2)
 SKILL_SECONDS = (3.0, 7.0)      # duration of one skill in a long video
 MOVE_SECONDS = (0.3, 0.8)       # move to a new spot between two skills
 CLIP_SECONDS = (3.0, 6.0)       # duration of a single-skill human clip
@@ -77,56 +91,87 @@ SAMPLE_FPS = 10.0               # the pipeline's rate: every duration is a whole
 
 @dataclass(frozen=True)
 class TemplateSpec:
-    """A demo robot behaviour template: what it does in words and the motion that renders it."""
+    """A demo robot behaviour template: what it does in words, the motion that renders it,
+    and how many cycles of it one execution runs (each execution has its own `RobotStyle`)."""
 
     name: str
     motion: str
     description: str
-    amplitude: float
-    period_s: float
     cycles: int
 
-    @property
-    def duration(self) -> float:
-        """Seconds one execution lasts."""
-        return self.period_s * self.cycles
 
-    def parameters(self) -> dict[str, float | int]:
-        """The TOML parameter table."""
-        return {"amplitude": self.amplitude, "period_s": self.period_s, "cycles": self.cycles}
+@dataclass(frozen=True)
+class RobotStyle:
+    """How one robot execution performs its template's motion, drawn per execution.
+
+    `tempo` scales the human base period, `amplitude` the path's size; the path's shape
+    changes within the skill: `aspect` squashes its second horizontal axis (a circle becomes
+    an ellipse, a sweep's drift narrows), `plane` tilts the whole path about the tool's
+    horizontal x axis (radians: strokes no longer straight up and down), `warp` makes the
+    halves of each cycle uneven (phase warped by warp * sin(2 pi phase) / 2 pi), and `tilt`
+    scales how much the tool tilts.
+    """
+
+    tempo: float
+    amplitude: float
+    aspect: float
+    plane: float
+    warp: float
+    tilt: float
+
+    @staticmethod
+    def draw(rng: np.random.Generator) -> RobotStyle:
+        """A random style: tempo log-uniform in ROBOT_TEMPO, the rest uniform."""
+        lo, hi = np.log(ROBOT_TEMPO)
+        return RobotStyle(
+            tempo=float(np.exp(rng.uniform(lo, hi))),
+            amplitude=float(rng.uniform(*ROBOT_AMPLITUDE)),
+            aspect=float(rng.uniform(0.6, 1.0)),
+            plane=float(rng.uniform(-0.25, 0.25)),
+            warp=float(rng.uniform(-0.35, 0.35)),
+            tilt=float(rng.uniform(0.7, 1.3)),
+        )
+
+    def period(self, motion: str) -> float:
+        """Seconds per cycle of `motion` in this execution."""
+        return BASE_PERIOD[motion] * self.tempo
+
+    def as_dict(self) -> dict[str, float]:
+        """Rounded values for the truth and template files."""
+        return {k: round(v, 4) for k, v in self.__dict__.items()}
 
 
 TEMPLATES: tuple[TemplateSpec, ...] = (
     TemplateSpec("circle_sweep", "stir",
                  "Move the gripper in repeated horizontal circles inside the container, "
-                 "keeping the tool tip low.", 1.0, 1.2, 4),
+                 "keeping the tool tip low.", 4),
     TemplateSpec("vertical_saw", "cut",
                  "Drive the held blade straight down and up in short quick strokes, rocking "
-                 "it slightly forward and back at each stroke.", 1.0, 0.65, 7),
+                 "it slightly forward and back at each stroke.", 7),
     TemplateSpec("lateral_sweep", "wipe",
                  "Slide the tool flat across the surface from side to side in long, even "
-                 "back-and-forth sweeps.", 1.0, 1.1, 4),
+                 "back-and-forth sweeps.", 4),
     TemplateSpec("arc_flip", "flip",
                  "Lift the tool in a quick arc while turning the wrist half a turn so the tool "
-                 "face turns over, then hold still before the next turn.", 1.0, 1.6, 3),
+                 "face turns over, then hold still before the next turn.", 3),
     TemplateSpec("press_hold", "press",
                  "Lower the tool straight down onto the object, keep pushing down on it for a "
-                 "moment, then lift it back up; repeat.", 1.0, 1.8, 3),
+                 "moment, then lift it back up; repeat.", 3),
     TemplateSpec("slow_tilt", "pour",
                  "Slowly tilt the held object about 90 degrees to one side, keep it tilted, "
-                 "then slowly bring it back upright.", 1.0, 3.2, 2),
+                 "then slowly bring it back upright.", 2),
     TemplateSpec("dip_lift", "scoop",
                  "Dip the tool into the container along a U-shaped path, turning it as it "
-                 "passes the bottom, then lift it out and carry it back.", 1.0, 2.0, 3),
+                 "passes the bottom, then lift it out and carry it back.", 3),
     TemplateSpec("rapid_oscillate", "shake",
                  "Oscillate the gripper rapidly with small side-to-side movements while "
-                 "holding it in place.", 1.0, 0.4, 12),
+                 "holding it in place.", 12),
     TemplateSpec("wave_wrist", "wave",
                  "Swing the raised gripper left and right with a loose wrist rotation, like "
-                 "waving hello.", 1.0, 1.4, 3),
+                 "waving hello.", 3),
     TemplateSpec("lift_and_place", "lift",
                  "Raise the held object, carry it sideways to a new spot and set it down "
-                 "there, once.", 1.0, 4.5, 1),
+                 "there, once.", 1),
 )
 CORRECT_TEMPLATE: dict[str, str] = {
     t.motion: t.name for t in TEMPLATES if t.motion in SKILLS
@@ -161,6 +206,8 @@ class VideoTruth:
     segments: tuple[SegmentTruth, ...]
     label: str | None
     template: str | None
+    style: dict[str, float] | None = None   # a robot execution's `RobotStyle`
+    synth: dict[str, int] | None = None     # {"version": SYNTH_VERSION, "seed": corpus seed}
 
     @property
     def n_frames(self) -> int:
@@ -178,8 +225,8 @@ class VideoTruth:
             "path": os.path.relpath(self.path, relative_to),
             "domain": self.domain, "kind": self.kind, "split": self.split,
             "fps": self.fps, "duration": self.duration, "frames": self.n_frames,
-            "label": self.label, "template": self.template,
-            "segments": [s.__dict__ for s in self.segments],
+            "label": self.label, "template": self.template, "style": self.style,
+            "synth": self.synth, "segments": [s.__dict__ for s in self.segments],
         }
 
     @staticmethod
@@ -189,7 +236,8 @@ class VideoTruth:
             path=relative_to / d["path"], domain=d["domain"], kind=d["kind"],
             split=d["split"], fps=float(d["fps"]), duration=float(d["duration"]),
             segments=tuple(SegmentTruth(**s) for s in d["segments"]),
-            label=d["label"], template=d["template"],
+            label=d["label"], template=d["template"], style=d.get("style"),
+            synth=d.get("synth"),
         )
 
 
@@ -245,14 +293,17 @@ def _ease(x: np.ndarray) -> np.ndarray:
 
 
 def motion(
-    label: str, tau: np.ndarray, period: float, amp: float = 1.0, sign: float = 1.0
+    label: str, tau: np.ndarray, period: float, amp: float = 1.0, sign: float = 1.0,
+    warp: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grip offset (T,3) (x,y horizontal, z up), tilt and spin (rad) of `label` at times tau.
 
     World units: the tool is about 0.7 long. `sign` mirrors the motion (circle direction,
-    tilt side). Each motion starts at phase 0 when tau = 0.
+    tilt side); `warp` (|warp| < 1) makes the two halves of every cycle last differently
+    long, keeping the period. Each motion starts at phase 0 when tau = 0.
     """
     ph = np.asarray(tau, dtype=np.float64) / period
+    ph = ph + warp * np.sin(2.0 * np.pi * ph) / (2.0 * np.pi)
     cyc, f = np.floor(ph), ph - np.floor(ph)
     w = 2.0 * np.pi * ph
     zero = np.zeros_like(ph)
@@ -503,17 +554,25 @@ def _anchor(rng: np.random.Generator, camera: _Camera, size: tuple[int, int],
 
 
 def _skill_track(rng: np.random.Generator, label: str, n: int, fps: float, anchor: np.ndarray,
-                 human: bool, period: float | None = None, amp: float = 1.0) -> _Track:
-    """Poses of one performance of `label` over n frames."""
+                 style: RobotStyle | None = None) -> _Track:
+    """Poses of one performance of `label` over n frames: a person's (with per-segment
+    speed and amplitude and tremor) without `style`, a robot execution's with it."""
+    human = style is None
     speed = rng.uniform(*HUMAN_SPEED) if human else 1.0
-    amp = amp * (rng.uniform(0.8, 1.2) if human else 1.0)
+    amp = rng.uniform(0.8, 1.2) if human else style.amplitude
     sign = float(rng.choice([-1.0, 1.0]))
     heading = rng.uniform(-0.6, 0.6)
     tau = np.arange(n) / fps * speed
-    offset, tilt, spin = motion(label, tau, period or BASE_PERIOD[label], amp, sign)
     if human:
+        offset, tilt, spin = motion(label, tau, BASE_PERIOD[label], amp, sign)
         offset = offset + _smooth_noise(rng, n, fps, 0.25, 0.008, 3)
         tilt = tilt + _smooth_noise(rng, n, fps, 0.3, 0.03, 1)[:, 0]
+    else:
+        offset, tilt, spin = motion(label, tau, style.period(label), amp, sign, style.warp)
+        offset = offset * [1.0, style.aspect, 1.0]
+        c, s = np.cos(style.plane), np.sin(style.plane)
+        offset = offset @ np.array([[1, 0, 0], [0, c, -s], [0, s, c]]).T
+        tilt = tilt * style.tilt
     c, s = np.cos(heading), np.sin(heading)
     rotated = offset @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T
     return _Track(anchor + rotated, np.full(n, heading), tilt, spin)
@@ -698,11 +757,12 @@ def _plan_chain(rng: np.random.Generator, fps: float, n_skills: int | None,
 
 
 def _render_chain(path: Path, rng: np.random.Generator, plan: list[tuple[str, int, int]],
-                  fps: float, size: tuple[int, int], split: str) -> VideoTruth:
+                  fps: float, size: tuple[int, int], split: str, synth: dict[str, int]
+                  ) -> VideoTruth:
     """Render a long human video of chained skills and return its ground truth."""
     scene = _scene(rng, "human", size)
-    tracks = [_skill_track(rng, label, n, fps, _anchor(rng, scene.camera, size, scene.margin),
-                           True) for label, n, _ in plan]
+    tracks = [_skill_track(rng, label, n, fps, _anchor(rng, scene.camera, size, scene.margin))
+              for label, n, _ in plan]
     parts: list[_Track] = []
     segments: list[SegmentTruth] = []
     start, carried = 0, 0   # carried: frames of the previous move that open this segment
@@ -717,19 +777,24 @@ def _render_chain(path: Path, rng: np.random.Generator, plan: list[tuple[str, in
         segments.append(SegmentTruth(label, start / fps, end / fps, start, end))
         start = end
     _render(path, rng, scene, _Track.concat(parts), fps, size)
-    return VideoTruth(path, "human", "long", split, fps, start / fps, tuple(segments), None, None)
+    return VideoTruth(path, "human", "long", split, fps, start / fps, tuple(segments), None, None,
+                      synth=synth)
 
 
-def _render_single(path: Path, rng: np.random.Generator, domain: str, label: str, n: int,
-                   fps: float, size: tuple[int, int], kind: str, *, period: float | None = None,
-                   amp: float = 1.0, truth_label: str | None, template: str | None) -> VideoTruth:
-    """Render one motion as a short clip and return its ground truth."""
+def _render_single(path: Path, rng: np.random.Generator, label: str, n: int, fps: float,
+                   size: tuple[int, int], kind: str, synth: dict[str, int], *,
+                   style: RobotStyle | None = None, truth_label: str | None,
+                   template: str | None) -> VideoTruth:
+    """Render one motion as a short clip, a person's or (with `style`) a robot execution,
+    and return its ground truth."""
+    domain = "human" if style is None else "robot"
     scene = _scene(rng, domain, size)
     anchor = _anchor(rng, scene.camera, size, scene.margin)
-    track = _skill_track(rng, label, n, fps, anchor, domain == "human", period, amp)
+    track = _skill_track(rng, label, n, fps, anchor, style)
     _render(path, rng, scene, track, fps, size)
     seg = SegmentTruth(label, 0.0, n / fps, 0, n)
-    return VideoTruth(path, domain, kind, "-", fps, n / fps, (seg,), truth_label, template)
+    return VideoTruth(path, domain, kind, "-", fps, n / fps, (seg,), truth_label, template,
+                      None if style is None else style.as_dict(), synth)
 
 
 def write_long_video(path: str | os.PathLike, minutes: float, fps: float = 10.0,
@@ -743,7 +808,7 @@ def write_long_video(path: str | os.PathLike, minutes: float, fps: float = 10.0,
     rng = np.random.default_rng([seed, 9, int(round(minutes * 600))])
     total = max(1, int(round(minutes * 60 * fps)))
     truth = _render_chain(path, rng, _plan_chain(rng, fps, None, total), fps, tuple(size),
-                          "-")
+                          "-", {"version": SYNTH_VERSION, "seed": seed})
     write_json(path.with_suffix(".json"), truth.to_dict(path.parent))
     return truth
 
@@ -762,12 +827,18 @@ def _settings(seed: int, n_long_train: int, n_long_test: int, clips_per_skill: i
             "robot_clips_per_template": robot_clips_per_template}
 
 
-def _templates_toml(videos: dict[str, list[str]]) -> dict:
-    """The templates.toml document: name, description, parameters, video paths per template."""
-    return {"template": [
-        {"name": t.name, "description": t.description, "video": videos[t.name],
-         "parameters": t.parameters()} for t in TEMPLATES
-    ]}
+def _templates_toml(executions: dict[str, list[tuple[str, RobotStyle]]]) -> dict:
+    """The templates.toml document: name, description, parameters (cycles, and the period
+    and amplitude of each execution video), video paths per template."""
+    doc = []
+    for t in TEMPLATES:
+        runs = executions[t.name]
+        doc.append({"name": t.name, "description": t.description,
+                    "video": [path for path, _ in runs],
+                    "parameters": {"cycles": t.cycles,
+                                   "period_s": [round(st.period(t.motion), 3) for _, st in runs],
+                                   "amplitude": [round(st.amplitude, 3) for _, st in runs]}})
+    return {"template": doc}
 
 
 def generate_corpus(
@@ -796,13 +867,14 @@ def generate_corpus(
             log.info("corpus at %s already generated with these settings", root)
             return existing
     t0 = time.perf_counter()
+    synth = {"version": SYNTH_VERSION, "seed": seed}
     videos: list[VideoTruth] = []
     for i in range(n_long_train + n_long_test):
         rng = np.random.default_rng([seed, 1, i])
         split = "train" if i < n_long_train else "test"
         plan = _plan_chain(rng, fps, int(rng.integers(CHAIN[0], CHAIN[1] + 1)), None)
         path = root / "human" / f"long_{i:03d}.mp4"
-        truth = _render_chain(path, rng, plan, fps, size, split)
+        truth = _render_chain(path, rng, plan, fps, size, split, synth)
         write_json(path.with_suffix(".json"), truth.to_dict(path.parent))
         videos.append(truth)
     for s, label in enumerate(SKILLS):
@@ -810,23 +882,23 @@ def generate_corpus(
             rng = np.random.default_rng([seed, 2, s, j])
             n = _frames_for(rng.uniform(*CLIP_SECONDS), fps)
             path = root / "human" / "clips" / f"{label}_{j:02d}.mp4"
-            videos.append(_render_single(path, rng, "human", label, n, fps, size, "clip",
+            videos.append(_render_single(path, rng, label, n, fps, size, "clip", synth,
                                          truth_label=label, template=None))
-    template_videos: dict[str, list[str]] = {}
+    executions: dict[str, list[tuple[str, RobotStyle]]] = {}
     for t_index, t in enumerate(TEMPLATES):
-        template_videos[t.name] = []
+        executions[t.name] = []
         for j in range(robot_clips_per_template):
             rng = np.random.default_rng([seed, 3, t_index, j])
+            style = RobotStyle.draw(rng)
             name = t.name if j == 0 else f"{t.name}_{j:02d}"
             path = root / "robot" / f"{name}.mp4"
-            n = _frames_for(t.duration, fps)
+            n = _frames_for(style.period(t.motion) * t.cycles, fps)
             videos.append(_render_single(
-                path, rng, "robot", t.motion, n, fps, size, "template", period=t.period_s,
-                amp=t.amplitude, truth_label=t.motion if t.motion in SKILLS else None,
-                template=t.name))
-            template_videos[t.name].append(f"robot/{name}.mp4")
+                path, rng, t.motion, n, fps, size, "template", synth, style=style,
+                truth_label=t.motion if t.motion in SKILLS else None, template=t.name))
+            executions[t.name].append((f"robot/{name}.mp4", style))
     templates_file = root / "templates.toml"
-    write_text(templates_file, tomli_w.dumps(_templates_toml(template_videos)))
+    write_text(templates_file, tomli_w.dumps(_templates_toml(executions)))
     write_json(index, {
         "settings": settings, "skills": list(SKILLS), "tasks": SKILL_TASKS,
         "templates_file": "templates.toml", "correct_template": CORRECT_TEMPLATE,
