@@ -11,7 +11,7 @@ from memory import peak_rss
 from vidskill.boundaries.io import read_segments, timecode
 from vidskill.boundaries.predictor import load_predictor
 from vidskill.cli import main
-from vidskill.demo.corpus import write_long_video
+from vidskill.demo.corpus import SYNTH_VERSION, write_long_video
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -92,6 +92,8 @@ def test_train_predictor_writes_weights_and_card(video, tmp_path, capsys):
     assert main(["train-predictor", str(video.path), "--out", str(out), "--steps", "5"]) == 0
     trained = load_predictor(out, device="cpu")
     assert trained.card["data"]["videos"] == [video.path.name]  # no machine paths in cards
+    assert trained.card["data"]["origin"] == {"synth": {"versions": [SYNTH_VERSION],
+                                                        "seeds": [3]}}
     assert len(trained.card["loss_curve"]) == 1 and trained.card["settings"]["steps"] == 5
     assert main(["train-predictor", str(tmp_path / "nothing-here")]) == 1
 

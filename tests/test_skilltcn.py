@@ -9,7 +9,7 @@ from helpers import run_cli
 
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
-from vidskill.demo.corpus import generate_corpus
+from vidskill.demo.corpus import SYNTH_VERSION, generate_corpus
 from vidskill.encoders import encode_video, get_encoder
 from vidskill.encoders.skilltcn import CONTEXT_STEPS, read_labels, train_skill_tcn
 from vidskill.errors import ConfigError, WeightsNotFoundError
@@ -79,6 +79,7 @@ def test_train_writes_weights_and_a_card_that_load(corpus, tmp_path):
               for s in v.segments}
     assert card["classes"] == sorted(labels) and card["settings"]["fps"] == 10.0
     assert all("/" not in p for p in card["data"]["videos"])   # no machine paths
+    assert card["data"]["origin"] == {"synth": {"versions": [SYNTH_VERSION], "seeds": [0]}}
     enc = get_encoder("skill-tcn", weights=out)
     f = encode_video(videos[0], enc, fps=10)
     assert f.dim == len(labels) and len(f) > 0
@@ -102,6 +103,9 @@ def test_cli_writes_training_videos_and_trains_skill_tcn_and_its_predictor(tmp_p
     assert r.returncode == 0, r.stderr
     card = json.loads((tmp_path / "p.json").read_text())
     assert card["encoder"] == "skill-tcn"
+    # both cards name the generator's version and the seeds of what they were trained on
+    assert card["data"]["origin"]["synth"] == {"versions": [SYNTH_VERSION], "seeds": [100, 101]}
+    assert json.loads((tmp_path / "w.json").read_text())["data"]["origin"] == card["data"]["origin"]
     assert card["encoder_settings"]["weights"].startswith("w.pt:")
     r = run_cli("segment", str(videos[1]), *own, "--predictor", str(tmp_path / "p.pt"))
     assert r.returncode == 0, r.stderr

@@ -1,12 +1,13 @@
 """The weights resolver: registry, lookup order, digests, and the errors users see."""
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
 from vidskill.errors import VidskillError, WeightsNotFoundError
-from vidskill.weights import load_state_dict, model_entry, registry
+from vidskill.weights import data_origin, load_state_dict, model_entry, registry
 
 REPO_REGISTRY = Path(__file__).parents[1] / "models" / "registry.toml"
 
@@ -74,3 +75,20 @@ def test_malformed_registry_is_a_config_error(zoo):
     (zoo / "models" / "registry.toml").write_text("[toy]\nfile = 3\nsize = 1\n")
     with pytest.raises(VidskillError, match="unknown keys"):
         registry()
+
+
+def test_data_origin_reads_the_generator_record_beside_each_video(tmp_path):
+    for name, seed in (("a", 100), ("b", 101), ("c", 100)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"synth": {"version": 3, "seed": seed}}))
+    (tmp_path / "d.json").write_text("not json")
+    (tmp_path / "e.json").write_text(json.dumps({"segments": []}))  # labels, no generator
+    videos = [tmp_path / f"{n}.mp4" for n in "abcdef"]
+    assert data_origin(videos) == {"synth": {"versions": [3], "seeds": [100, 101]},
+                                   "other_videos": 3}
+    assert data_origin([tmp_path / "f.mp4"]) == {"other_videos": 1}
+
+
+def test_every_shipped_card_names_the_corpus_seeds_and_version_it_was_trained_on():
+    for card in (REPO_REGISTRY.parent).glob("*.json"):
+        origin = json.loads(card.read_text())["data"]["origin"]
+        assert origin["synth"]["versions"] and origin["synth"]["seeds"], card.name

@@ -11,6 +11,7 @@ opt-in for tests and benchmarks). Nothing is ever downloaded.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -211,3 +212,32 @@ def card_paths(paths: list[str | os.PathLike | None]) -> list[str]:
         return []
     root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in given])
     return [os.path.relpath(os.path.abspath(p), root) for p in given]
+
+
+def data_origin(paths: list[str | os.PathLike | None]) -> dict[str, Any]:
+    """Where training videos come from, for a model card: the demo generator's versions and
+    corpus seeds, read from the truth JSON beside each video (`vidskill synth` and
+    `synth-long` write one with {"synth": {"version", "seed"}}), and how many videos have no
+    such record, so overlap between training and evaluation data can be checked."""
+    versions: set[int] = set()
+    seeds: set[int] = set()
+    other = 0
+    for path in paths:
+        synth = None
+        if path:
+            try:
+                synth = json.loads(Path(path).with_suffix(".json").read_text()).get("synth")
+            except (OSError, ValueError, AttributeError):
+                synth = None
+        if isinstance(synth, dict) and isinstance(synth.get("version"), int) \
+                and isinstance(synth.get("seed"), int):
+            versions.add(synth["version"])
+            seeds.add(synth["seed"])
+        else:
+            other += 1
+    origin: dict[str, Any] = {}
+    if versions:
+        origin["synth"] = {"versions": sorted(versions), "seeds": sorted(seeds)}
+    if other:
+        origin["other_videos"] = other
+    return origin

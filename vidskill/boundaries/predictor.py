@@ -29,7 +29,7 @@ from vidskill._torch import pick_device
 from vidskill.boundaries.peaks import step_noise
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
-from vidskill.weights import card_path, card_paths, save_weights
+from vidskill.weights import card_path, card_paths, data_origin, save_weights
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +313,7 @@ def train_predictor(
         "encoder_settings": videos[0].settings,
         "data": {
             "videos": card_paths([f.source for f in videos]),
+            "origin": data_origin([f.source for f in videos]),
             "windows": int(sum(len(f) for f in videos)),
             "seconds": float(sum(f.ends[-1] - f.starts[0] for f in videos)),
             "actions": acts is not None,

@@ -30,6 +30,7 @@ from vidskill.weights import (
     apply_state_dict,
     card_path,
     card_paths,
+    data_origin,
     find_weights,
     load_state_dict,
     models_dir,
@@ -224,7 +225,8 @@ def train_flow_cnn(
         "model": "flow-cnn", "weights": out.name, "arch": arch,
         "objective": "temporal InfoNCE (positives: same video within positive_seconds), "
                      "90-degree rotation + mirror augmentation",
-        "data": {"videos": card_paths(list(videos)), "windows": len(inputs)},
+        "data": {"videos": card_paths(list(videos)), "origin": data_origin(list(videos)),
+                 "windows": len(inputs)},
         "settings": {"epochs": epochs, "fps": fps, "size": size, "window": window,
                      "stride": stride, "positive_seconds": positive_seconds,
                      "batch_size": batch_size, "temperature": temperature, "lr": lr,
