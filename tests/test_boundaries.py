@@ -8,7 +8,14 @@ from helpers import piecewise_features as synthetic
 
 from vidskill.boundaries import available_detectors, get_detector
 from vidskill.boundaries.base import Boundaries
-from vidskill.boundaries.bursts import Burst, Change, ErrorBursts, keep_apart, split_point
+from vidskill.boundaries.bursts import (
+    Burst,
+    Change,
+    ChangeTest,
+    ErrorBursts,
+    keep_apart,
+    split_point,
+)
 from vidskill.boundaries.peaks import robust_spread, step_noise
 from vidskill.boundaries.predictor import (
     PredictionErrors,
@@ -237,6 +244,31 @@ def test_error_bursts_merge_declarations_inside_and_drop_reset_echoes():
     short = ErrorBursts(errors, times, level=1.0, horizon=1, limit=0.15)
     assert [(b.start, b.stop) for b in short.merge(np.array([3, 6]), np.array([0.6, 0.9]))] \
         == [(3, 5), (6, 8)]
+
+
+def test_a_burst_must_rise_more_than_gap_above_the_median_error():
+    # median error 0; a rise of 1.5 at step 10 is under GAP = 2, one of 3 at step 20 is over
+    errors = np.zeros(30)
+    errors[0], errors[10:12], errors[20:22] = np.nan, 1.5, 3.0
+    bursts = ErrorBursts.above_gap(errors, np.arange(30) * 0.1, gap=2.0, horizon=1, limit=1.0)
+    assert bursts.level == 2.0
+    assert bursts.merge(np.array([10, 20]), np.array([0.6, 0.7])) == [Burst(20, 22, 0.7)]
+
+
+def test_the_change_test_reads_no_window_before_the_previous_boundary(trained):
+    # the previous boundary is at window 60, the burst at 70: the predictor reads windows
+    # 60-69 only (not the 32 of its context, which would reach into the segment before)
+    f = pieces((0, 60), (3, 10), (1, 60))
+    stream = PredictionErrors(trained.model, f.data)
+    _, miss = stream.unreset()
+    test = ChangeTest(stream, miss, f.times.astype(np.float64), f.starts.astype(np.float64),
+                      context=32, settle=0.5)
+    change = test(Burst(70, 72, 0.9), since=60)
+    scale = 2.0 * f.dim
+    after = 75  # 0.5 s (settle) after the burst's start
+    assert change.shift == pytest.approx(stream.miss_across(60, 70, after) / scale)
+    assert change.shift != pytest.approx(stream.miss_across(38, 70, after) / scale, rel=1e-3)
+    assert 70 <= change.at <= after
 
 
 def test_split_point_puts_the_boundary_between_the_two_means():

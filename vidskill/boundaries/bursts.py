@@ -44,6 +44,15 @@ class ErrorBursts:
     horizon: int
     limit: float
 
+    @classmethod
+    def above_gap(cls, errors: np.ndarray, times: np.ndarray, gap: float, horizon: int,
+                  limit: float) -> ErrorBursts:
+        """Bursts rise above the video's median error by more than `gap`: what the rule
+        counts as surprise, measured against the typical error rather than a segment's mean."""
+        finite = errors[np.isfinite(errors)]
+        level = float(np.median(finite)) + gap if len(finite) else np.inf
+        return cls(errors, times, level, horizon, limit)
+
     def merge(self, declared: np.ndarray, scores: np.ndarray) -> list[Burst]:
         """One `Burst` per group of declarations; those whose burst never rises above
         `level` in the unreset errors (reset echoes) are dropped."""

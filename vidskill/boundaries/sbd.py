@@ -178,9 +178,7 @@ class PredictionErrorDetector(BoundaryDetector):
         result = sbd_rule(stream, junction, gap, self.min_len, self.max_len, self.events,
                           reset=stream.reset)
         event = np.array(result.causes, dtype=object) == "event"
-        finite = raw[np.isfinite(raw)]
-        level = float(np.median(finite)) + gap if len(finite) else np.inf
-        bursts = ErrorBursts(raw, junction, level, horizon=h, limit=2 * self.min_len)
+        bursts = ErrorBursts.above_gap(raw, junction, gap, horizon=h, limit=2 * self.min_len)
         test = ChangeTest(stream, miss, features.times.astype(np.float64), junction,
                           context=int(predictor.card.get("settings", {}).get("seq_len", 32)),
                           settle=self.min_len)
