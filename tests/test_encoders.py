@@ -205,6 +205,12 @@ def test_similarities():
     assert dtw_similarity(seq, rng.normal(size=(5, 8))) < 0.5
     assert dtw_similarity(seq, slow[::-1]) == pytest.approx(dtw_similarity(slow[::-1], seq))
     assert cosine(seq, seq) == pytest.approx(1.0)
+    # every window of one at 45 degrees to every window of the other: both similarities are
+    # cos 45 whatever the lengths (DTW averages along its path, so length does not count)
+    e1, e2 = np.eye(8, dtype=np.float32)[:2]
+    assert dtw_similarity(np.tile(e1, (3, 1)), np.tile(e1 + e2, (7, 1))) == pytest.approx(
+        np.sqrt(0.5))
+    assert cosine(np.tile(e1, (3, 1)), np.tile(e1 + e2, (7, 1))) == pytest.approx(np.sqrt(0.5))
     with pytest.raises(DimensionMismatchError):
         cosine(seq, np.ones((2, 3)))
     with pytest.raises(ValueError, match="empty"):

@@ -30,7 +30,7 @@ def test_topk_text_keeps_two_and_flow_picks_among_them() -> None:
     ranking = fuse("skill", NAMES, {"text": TEXT, "flow": FLOW}, TopKFusion(k=2))
     # kept by text: stir, cut; flow picks cut (0.9) over stir (0.2); then pour, wipe by text
     assert ranking.templates == ("cut", "stir", "pour", "wipe")
-    assert ranking.best == "cut"
+    assert ranking.best == "cut" and ranking.ties == ()  # the dropped: by the prior, no tie
     np.testing.assert_allclose(ranking.fused, [0.9, 0.2, -np.inf, -np.inf])
     np.testing.assert_allclose(ranking.scores["text"], [-2.0, -1.0, -3.0, -4.0])
     np.testing.assert_allclose(ranking.scores["flow"], [0.9, 0.2, 0.8, 0.95])

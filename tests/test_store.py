@@ -92,7 +92,7 @@ def test_segment_query_excludes_itself_and_finds_its_neighbour(tmp_path):
     store.add_video("b.mp4", "hb", "s", {"e": features(rng, 4.0, centre)}, [Segment(0, 4)])
     a = store.segments(video_id=store.find_video("ha").id)[0]
     hits = store.search(a.id, k=3)
-    assert a.id not in [h.segment_id for h in hits]
+    assert a.id not in [h.segment_id for h in hits] and len(hits) == 3
     assert hits[0].video_path == "b.mp4" and hits[0].score > 0.9
 
 
