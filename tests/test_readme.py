@@ -52,6 +52,9 @@ def test_readme_commands_run(tmp_path):
         done = run_vidskill(line, tmp_path)
         if line.split()[1] in ("query", "run"):
             assert "human/clips/" in done.stdout, f"{line} found no clip:\n{done.stdout}"
+        if line.split()[1] == "select":  # stir_00's nearest human clips are stir clips
+            # (seed 0, SYNTH_VERSION 3: 4 of 5), and flow-motion picks the stirring template
+            assert "chosen: circle_sweep " in done.stdout, done.stdout
 
 
 @pytest.mark.slow

@@ -24,31 +24,36 @@ def cache(select_cache):
 
 
 def test_select_with_human_folder_prints_every_score(corpus, cache, tmp_path):
-    folder = tmp_path / "cut"
+    # press: flow-motion puts press_hold first by 0.5 z (seed 0, SYNTH_VERSION 3), and the
+    # lexical prior ("press" ~ "pushing") agrees, so every method chooses it
+    folder = tmp_path / "press"
     folder.mkdir()
-    for v in corpus.select(domain="human", kind="clip", label="cut"):
+    for v in corpus.select(domain="human", kind="clip", label="press"):
         shutil.copy(v.path, folder / v.path.name)
-    run = cli("select", "--skill", "cut the carrot", "--templates", str(corpus.templates_file),
+    run = cli("select", "--skill", "press the dough", "--templates", str(corpus.templates_file),
               "--human", str(folder), "--method", "weighted", "--text", "lexical",
               "--cache", cache)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    assert lines[0].startswith("2 human clips of 'cut the carrot'")
+    assert lines[0].startswith("2 human clips of 'press the dough'")
     assert lines[1].split() == ["rank", "template", "fused", "text", "flow-motion"]
-    assert len(lines) == 2 + 10 + 1 and lines[-1].startswith("chosen: ")
-    out = json.loads(cli("select", "--skill", "cut the carrot", "--templates",
+    assert len(lines) == 2 + 10 + 1 and lines[-1].startswith("chosen: press_hold ")
+    assert lines[2].split()[:2] == ["1", "press_hold"]
+    out = json.loads(cli("select", "--skill", "press the dough", "--templates",
                          str(corpus.templates_file), "--human", str(folder), "--method", "flow",
                          "--similarity", "dtw", "--cache", cache, "--json").stdout)
     assert list(out["scores"]) == ["flow-motion:dtw"] and len(out["templates"]) == 10
+    assert out["templates"][0] == "press_hold" and out["ties"] == []
     assert out["fused"] == sorted(out["fused"], reverse=True) and len(out["human_clips"]) == 2
     # the default method: text log-prob plus video in standard errors, summed as they are
-    run = cli("select", "--skill", "cut the carrot", "--templates", str(corpus.templates_file),
+    run = cli("select", "--skill", "press the dough", "--templates", str(corpus.templates_file),
               "--human", str(folder), "--text", "lexical", "--cache", cache)
     assert run.returncode == 0 and "units: text = log-probability" in run.stdout, run.stderr
-    out = json.loads(cli("select", "--skill", "cut the carrot", "--templates",
+    assert "chosen: press_hold (evidence" in run.stdout
+    out = json.loads(cli("select", "--skill", "press the dough", "--templates",
                          str(corpus.templates_file), "--human", str(folder), "--text",
                          "lexical", "--cache", cache, "--json").stdout)
-    assert out["method"] == "evidence"
+    assert out["method"] == "evidence" and out["templates"][0] == "press_hold"
     np.testing.assert_allclose(out["fused"], np.add(out["scores"]["text"],
                                                     out["scores"]["flow-motion"]))
 
@@ -58,18 +63,30 @@ def test_select_from_store_by_skill_text(corpus, cache, tmp_path):
     sources = [Source(v.path, "clip", v.label, "human")
                for v in corpus.select(domain="human", kind="clip")]
     assert ingest(sources, store, IngestSettings(encoders=("flow-motion",))).ok
-    run = cli("select", "--skill", "wipe the table", "--templates", str(corpus.templates_file),
+    run = cli("select", "--skill", "shake the bottle", "--templates", str(corpus.templates_file),
               "--store", str(store), "--method", "llm+flow", "--text", "lexical", "--cache",
               cache, "--json")
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    assert all("wipe_" in n for n in out["human_clips"]) and len(out["human_clips"]) == 2
-    assert sum(v is None for v in out["fused"]) == 7  # the text prior keeps 3 of 10
+    assert all("shake_" in n for n in out["human_clips"]) and len(out["human_clips"]) == 2
+    # no description shares a word with "shake the bottle": the prior ties all ten, so its
+    # top 3 keeps all ten (a tie at the 3rd place is kept whole) and flow picks
+    assert sum(v is None for v in out["fused"]) == 0 and out["templates"][0] == "rapid_oscillate"
     missing = cli("select", "--skill", "fold the towel", "--templates",
                   str(corpus.templates_file), "--store", str(store), "--method", "flow")
     assert missing.returncode == 1
     assert missing.stderr.count("\n") == 1
     assert "no human clips for skill 'fold the towel'" in missing.stderr
+
+
+def test_a_tie_is_reported_not_decided_by_the_file_order(corpus):
+    run = cli("select", "--skill", "stir the soup", "--templates", str(corpus.templates_file),
+              "--method", "llm", "--text", "lexical")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:11]] == ["1="] * 10
+    assert lines[-1].startswith("tie: circle_sweep, vertical_saw, lateral_sweep,")
+    assert "score the same" in lines[-1]
 
 
 def test_select_errors_are_one_line(corpus, tmp_path):

@@ -53,7 +53,10 @@ def test_lexical_scores_overlap() -> None:
     )
     np.testing.assert_allclose(scores, [1 / math.sqrt(2 * 3), 0.0, 1.0])
     assert LexicalScorer().score("x", []).shape == (0,)
-    assert diagonal_margin(LexicalScorer()) >= 0
+    # stir|stir shares "mix" (stir's canonical synonym): 1 / sqrt(2 * 9); cut|cut shares no
+    # word ("blade" is a knife, not a cut), the off-diagonal pairs none: a constant scorer
+    # would give 0
+    assert diagonal_margin(LexicalScorer()) == pytest.approx(1 / math.sqrt(18))
 
 
 def test_registry() -> None:

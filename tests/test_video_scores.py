@@ -100,14 +100,21 @@ def test_store_clips_by_label_and_by_query(corpus, cache, tmp_path):
 
 
 @pytest.mark.slow
-def test_ablation_flow_beats_chance_and_text_rows(corpus, cache):
+def test_ablation_decisions_on_the_demo_corpus(corpus, cache):
     ablation = evaluate_selection(corpus, text=("lexical",), cache=cache)
     flow = ablation.row("video: flow-motion")
     print("\n" + "\n".join("  ".join(r) for r in ablation.table()))
-    # flow-motion v3 measured 0.875-1.0 on the demo corpora; chance is 0.1
-    assert flow.top1 >= 6 * ablation.chance
-    assert flow.recall3 >= 0.75
-    # the default fusion is never worse than flow alone (issue 6); the equal-weight z-score
-    # fusion is reported but may be (the near-chance text prior outvotes flow there)
+    # Measured here (seed 0, 2 human clips per skill, SYNTH_VERSION 3): flow-motion top-1
+    # 0.750, recall@3 0.875, missing cut (-> circle_sweep) and flip (-> press_hold); wipe
+    # is won by a hair (1.80 vs 1.76 z). Band: one more skill may go, a halving may not.
+    assert flow.top1 >= 0.625 and flow.recall3 >= 0.875, (flow.top1, flow.recall3)
+    for skill in ("stir", "press", "pour", "shake"):  # won by 0.3 z or more
+        assert flow.rankings[skill].best == corpus.correct_template[skill], skill
+    # lexical credits a tie as a random pick: 3 skills won alone, 4 ten-way ties (1/10 each)
+    assert ablation.row("text: lexical").top1 == pytest.approx((3 + 4 / 10) / 8)
+    # the default fusion adds the prior's score to the video's standard errors: a prior
+    # that barely tells templates apart never overturns a choice of the video (z-scored, as
+    # in the weighted row, lexical's false match tip -> pour does)
     fused = ablation.row("fused: evidence (lexical + flow-motion)")
-    assert fused.top1 >= flow.top1, (fused.top1, flow.top1)
+    assert {s: r.best for s, r in fused.rankings.items()} == {
+        s: r.best for s, r in flow.rankings.items()}
