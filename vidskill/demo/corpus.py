@@ -104,7 +104,8 @@ class TemplateSpec:
 class RobotStyle:
     """How one robot execution performs its template's motion, drawn per execution.
 
-    `tempo` scales the human base period, `amplitude` the path's size; the path's shape
+    `tempo` is the execution's period over the human base period (above 1: slower than a
+    person at speed 1), `amplitude` scales the path's size; the path's shape
     changes within the skill: `aspect` squashes its second horizontal axis (a circle becomes
     an ellipse, a sweep's drift narrows), `plane` tilts the whole path about the tool's
     horizontal x axis (radians: strokes no longer straight up and down), `warp` makes the
