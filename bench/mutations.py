@@ -174,8 +174,9 @@ def _failed(output: str) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", nargs="+", metavar="AREA",
-                    help="areas to mutate: " + ", ".join(dict.fromkeys(m.area for m in MUTATIONS)))
+    areas = list(dict.fromkeys(m.area for m in MUTATIONS))
+    ap.add_argument("--only", nargs="+", choices=areas, metavar="AREA",
+                    help="areas to mutate: " + ", ".join(areas))
     ap.add_argument("--timeout", type=float, default=600, help="seconds per test run")
     args = ap.parse_args()
     chosen = [m for m in MUTATIONS if not args.only or m.area in args.only]
