@@ -42,17 +42,15 @@ def accuracy(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 def test_view_robust_encoder_matches_across_cameras(accuracy, similarity):
-    # measured 0.94 (cosine and DTW) here and 0.69 with seed 1 (flow-motion v3)
-    assert accuracy["flow-motion", similarity] >= 4 * CHANCE
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("similarity", SIMILARITIES)
-def test_flow_cnn_beats_chance_across_cameras(accuracy, similarity):
-    assert accuracy["flow-cnn", similarity] >= 2 * CHANCE
+    # measured 0.750 with either similarity (12 of 16 robot clips; SYNTH_VERSION 3, robots
+    # at their own tempo; 0.938 when they ran at the human tempo) and 0.688 with seed 1:
+    # two more clips may go, a halving may not
+    assert accuracy["flow-motion", similarity] >= 0.625
 
 
 @pytest.mark.slow
 def test_view_robust_encoder_beats_the_grid_histogram(accuracy):
-    # HOF bins directions on an image grid, which a change of camera scrambles
-    assert accuracy["flow-motion", "cosine"] > accuracy["flow-hof", "cosine"] + CHANCE
+    # HOF bins directions on an image grid, which a change of camera scrambles: measured
+    # 0.062 against flow-motion's 0.750
+    assert accuracy["flow-hof", "cosine"] <= 2 * CHANCE
+    assert accuracy["flow-motion", "cosine"] >= accuracy["flow-hof", "cosine"] + 0.5
