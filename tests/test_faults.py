@@ -130,25 +130,38 @@ def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
     return out
 
 
+@pytest.fixture(scope="module")
+def many_clips(tmp_path_factory) -> Path:
+    """Forty distinct human clips (copies would be skipped by content hash) and a bad file:
+    enough work that two workers are still busy after the first video is committed."""
+    made = generate_corpus(tmp_path_factory.mktemp("many") / "corpus", n_long_train=0,
+                           n_long_test=0, clips_per_skill=5)
+    folder = tmp_path_factory.mktemp("many") / "clips"
+    folder.mkdir()
+    for i, video in enumerate(made.select(domain="human", kind="clip")):
+        shutil.copy(video.path, folder / f"{i:02d}_{video.path.name}")
+    (folder / "99_noise.mp4").write_bytes(b"noise" * 999)
+    return folder
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_killed_parallel_ingest_leaves_no_orphans_and_resumes(tmp_path, clips, sig):
-    for i in range(5, 12):  # more videos, so that workers are busy when the signal comes
-        shutil.copy(sorted(clips.glob("[0-4]_*.mp4"))[i % 5], clips / f"{i}_copy.mp4")
-    (clips / f"{12}_copy.mp4").write_bytes(b"noise" * 999)  # distinct content, fails
-    slow = ["ingest", str(clips), "--kind", "clip", "--no-progress"]  # 10 fps, 160 px
+def test_killed_parallel_ingest_leaves_no_orphans_and_resumes(tmp_path, many_clips, sig):
+    slow = ["ingest", str(many_clips), "--kind", "clip", "--no-progress"]  # 10 fps, 160 px
     args = [*slow, "--store", str(tmp_path / "s"), "--workers", "2"]
     reference = tmp_path / "reference"
     assert cli(*slow, "--store", str(reference)).returncode == 1
+    features = tmp_path / "s" / "features"
     proc = subprocess.Popen([sys.executable, "-m", "vidskill.cli", *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while len(_descendants(proc)) < 3 and time.monotonic() < deadline:  # 2 workers + tracker
-            time.sleep(0.05)
+        # The signal comes once the workers have handed back their first video.
+        while (len(_descendants(proc)) < 3 or not any(features.glob("*"))) \
+                and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
         family = _descendants(proc)
-        assert len(family) >= 3, f"the workers did not start: {family}"
-        time.sleep(1.0)  # let them take videos
+        assert len(family) >= 3, f"the workers did not start: {family}"  # 2 workers + tracker
         assert proc.poll() is None, "the ingest finished before the signal"
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
