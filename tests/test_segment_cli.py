@@ -38,12 +38,15 @@ def test_segment_csv_covers_the_video(video, capsys):
     assert int(rows[-1]["End Frame"]) == pytest.approx(video.n_frames, abs=1)
 
 
-def test_segment_json_with_the_shipped_predictor_then_eval(video, tmp_path, capsys):
+def test_segment_json_fitted_on_the_video_then_eval(video, tmp_path, capsys):
     out = tmp_path / "pred.json"
     assert main(["segment", str(video.path), "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["detector"] == "sbd" and doc["segments"][0]["start"] == 0.0
-    assert len(doc["signal"]["times"]) == len(doc["signal"]["values"]) > 100  # 0.1 s windows
+    assert doc["segments"][0]["kind"] == "start"
+    assert {s["kind"] for s in doc["segments"][1:]} <= {"skill"}   # no cut in the demo video
+    assert all(0 < s["score"] <= 1 for s in doc["segments"])
+    assert len(doc["signal"]["times"]) == len(doc["signal"]["values"]) > 200  # 0.05 s windows
     assert doc["segments"][-1]["end"] == pytest.approx(video.duration, abs=0.06)
     capsys.readouterr()
     truth = video.path.with_suffix(".json")
@@ -57,7 +60,9 @@ def test_segment_json_with_the_shipped_predictor_then_eval(video, tmp_path, caps
 
 def test_min_shift_decides_which_error_bursts_are_boundaries(video, capsys):
     def segments(*options):
-        assert main(["segment", str(video.path), "--gap", "3", *options]) == 0
+        assert main(["segment", str(video.path), "--gap", "3", "--predictor", "shipped",
+                     "--encoder", "flow-hof", "--detector-setting", "refine=true",
+                     *options]) == 0
         return len(json.loads(capsys.readouterr().out)["segments"])
 
     every_burst, default = segments("--min-shift", "0"), segments()
@@ -146,7 +151,8 @@ def test_segmenting_30_minutes_keeps_memory_flat(tmp_path):
 
 
 def test_sbd_on_features_without_a_shipped_predictor_says_how_to_train_one(video, capsys):
-    assert main(["segment", str(video.path), "--encoder", "flow-motion"]) != 0
+    assert main(["segment", str(video.path), "--encoder", "flow-motion",
+                 "--predictor", "shipped"]) != 0
     err = capsys.readouterr().err
     assert "no SBD predictor is shipped for 'flow-motion'" in err
     assert "vidskill train-predictor --encoder flow-motion" in err

@@ -14,7 +14,7 @@ from vidskill.encoders import encode_video, get_encoder
 from vidskill.encoders.skilltcn import CONTEXT_STEPS, read_labels, train_skill_tcn
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.metrics import evaluate_segmentation
-from vidskill.segment import segment_video
+from vidskill.segment import segment
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,11 @@ def test_shipped_weights_name_the_skill_of_held_out_videos(corpus, shipped):
 
 def test_skill_features_put_boundaries_where_the_skill_changes(corpus, shipped,
                                                                torch_one_thread):
-    """On skill posteriors both SBD, with the shipped skill-tcn predictor that it picks by
-    itself, and novelty find the boundaries of held-out videos."""
-    detectors = {"sbd": get_detector("sbd"), "novelty": get_detector("novelty")}
+    """On skill posteriors both SBD, with the shipped skill-tcn predictor (named: SBD never
+    picks a demo-trained one by itself) and its refinement, and novelty find the boundaries
+    of held-out videos."""
+    detectors = {"sbd": get_detector("sbd", predictor="shipped", refine=True, min_len=1.0),
+                 "novelty": get_detector("novelty")}
     runs = {name: [] for name in detectors}
     for v in corpus.select(domain="human", kind="long", split="test"):
         f = encode_video(v.path, shipped, fps=10)
@@ -141,7 +143,7 @@ def test_segments_of_skill_features_are_named_by_their_skill(corpus, shipped):
     label, so MoF here measures recognition, not a majority vote against the truth."""
     runs = []
     for v in corpus.select(domain="human", kind="long", split="test"):
-        seglist = segment_video(v.path, get_detector("novelty"), encoder=shipped)
+        seglist = segment(v.path, "novelty", shipped)
         assert all(s.label in shipped.classes for s in seglist.segments)
         runs.append((list(seglist.segments), [Segment(s.start, s.end, s.label)
                                               for s in v.segments], v.duration))

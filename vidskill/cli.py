@@ -16,8 +16,9 @@ from vidskill._files import save_array, write_json, write_text
 from vidskill.boundaries import DETECTORS
 from vidskill.encoders.registry import DEFAULT_ENCODER, ENCODERS
 from vidskill.errors import VidskillError
-from vidskill.segment import SEGMENT_DETECTOR, SEGMENT_ENCODER
+from vidskill.segment import SEGMENT_DETECTOR, SEGMENT_ENCODER, SEGMENT_FPS_OTHER, SEGMENT_SHOTS
 from vidskill.select.text import TEXT_SCORERS
+from vidskill.shots import SHOT_DETECTORS
 from vidskill.video import BACKENDS, VideoError
 
 EXIT_USAGE = 2
@@ -529,7 +530,7 @@ def _each_video(args: argparse.Namespace, videos: list[Path], targets: list, wor
 def _segment(args: argparse.Namespace) -> int:
     from vidskill.boundaries import get_detector
     from vidskill.boundaries.io import to_csv, to_json
-    from vidskill.segment import segment_video
+    from vidskill.segment import cut_video, default_fps, fit_detector, shot_features
 
     fmt = args.format or ("csv" if args.out and args.out.suffix.lower() == ".csv" else "json")
     if args.json and fmt != "json":
@@ -538,11 +539,23 @@ def _segment(args: argparse.Namespace) -> int:
     _check_out(args.out, fmt)
     encoder = _segmenting_encoder(args)
     detector = get_detector(args.detector, **_detector_settings(args))
+    detector.check_features(encoder.name)
+    shots = None if args.shots == "none" else SHOT_DETECTORS.get(args.shots)
+    fps = default_fps(encoder) if args.fps is None else args.fps
     videos = _videos(args.videos)
     targets = _targets(videos, args.out, f".{fmt}")
+    decoded: dict[Path, object] = {}
+
+    def decode(video: Path, target: Path | None) -> None:
+        decoded[video] = shot_features(video, encoder, shots, fps=fps)
+
+    failed = _each_video(args, videos, targets, decode)
+    # A detector that learns (SBD) is fitted once, on every shot of every video given.
+    fitted = fit_detector(detector, list(decoded.values()))
+    ok = [(v, t) for v, t in zip(videos, targets, strict=True) if v in decoded]
 
     def work(video: Path, target: Path | None) -> None:
-        seglist = segment_video(video, detector, encoder=encoder, fps=args.fps)
+        seglist = cut_video(decoded[video], detector if fitted else None, encoder, fps)
         text = to_csv(seglist) if fmt == "csv" else to_json(seglist) + "\n"
         if target is None:
             sys.stdout.write(text)
@@ -552,7 +565,7 @@ def _segment(args: argparse.Namespace) -> int:
                 print(f"{video}: {len(seglist.segments)} segments written to {target}",
                       file=sys.stderr)
 
-    return _each_video(args, videos, targets, work)
+    return _each_video(args, [v for v, _ in ok], [t for _, t in ok], work) or failed
 
 
 def _add_segment(sub) -> None:
@@ -572,15 +585,22 @@ def _add_segment(sub) -> None:
                    help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. weights=my-tcn.pt (repeatable; default: none)")
-    p.add_argument("--fps", type=float, default=10.0, help="sampling rate for the encoder")
-    p.add_argument("--predictor", type=Path,
-                   help="sbd weights (default: the one shipped for the encoder)")
+    p.add_argument("--shots", default=SEGMENT_SHOTS, choices=SHOT_DETECTORS.names(),
+                   help=f"shot detector run on the decoded frames; its hard cuts and fades "
+                        f"are always boundaries (default {SEGMENT_SHOTS}; none: no shot stage)")
+    p.add_argument("--fps", type=float,
+                   help=f"decode rate (default: every native frame for {SEGMENT_ENCODER[0]}, "
+                        f"{SEGMENT_FPS_OTHER:g} fps for other encoders)")
+    p.add_argument("--predictor",
+                   help="sbd predictor: a weights FILE, or 'shipped' for the demo-trained one "
+                        "(default: fitted on the videos given, without labels)")
     p.add_argument("--gap", type=float, help="sbd GAP in nats (default: automatic)")
     p.add_argument("--min-shift", type=float,
                    help="sbd: how far features must move across a boundary, as a fraction of "
                         "the distance between unrelated windows (default 0.15; 0 keeps every "
                         "burst)")
-    p.add_argument("--min-len", type=float, help="shortest segment, seconds (default 1)")
+    p.add_argument("--min-len", type=float,
+                   help="shortest segment, seconds (default: the detector's; sbd 0.5)")
     p.add_argument("--length", type=float,
                    help="uniform segment length, seconds (default: the detector's)")
     p.add_argument("--events", help="comma-separated event times (s) that start a segment "

@@ -1,77 +1,216 @@
-"""Segment a video end to end: stream its features, detect boundaries, list the segments.
+"""Segment videos end to end: shots first, then skills inside each shot.
 
-`segment(path)` is the library's one-call entry point (as `scenedetect.detect` is).
+`segment(path)` is the library's one-call entry point (as `scenedetect.detect` is);
+`segment_videos(paths)` segments several and fits the detector once on all of them.
 
-Frames are decoded chunk by chunk by the encoder's streaming helper, so memory holds one
-chunk of frames and the (small) features of the whole video, whatever its length.
+Per video, one decode: the frames the encoder reads stream through the shot detector too
+(hard cuts and fades, `vidskill.shots`), then the features are split by shot, dropping every
+window that spans a cut, so no window (nor the flow pairs in it) crosses one. The boundary
+detector (SBD by default, its predictor fitted on the videos at hand, self-supervised) runs
+on each shot separately, so its state starts fresh at every cut. Every boundary has a
+confidence and a kind: 'cut' or 'fade' from the shot stage, 'skill' from the detector.
+
+Frames are decoded chunk by chunk, so memory holds one chunk of frames plus the features of
+the videos being segmented (motion-kin: ~4 KB per window, 20 windows a second).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from vidskill.boundaries import get_detector
-from vidskill.boundaries.base import BoundaryDetector, Segment
+from vidskill.boundaries.base import Boundaries, BoundaryDetector, Segment
 from vidskill.boundaries.io import SegmentList
 from vidskill.encoders import TooShortError, encode_video, get_encoder
 from vidskill.encoders.base import Encoder, Features
 from vidskill.errors import ConfigError
-from vidskill.video import open_video
+from vidskill.shots import DEFAULT_SHOTS, ShotDetector, Shots, get_shot_detector
+from vidskill.video import VideoInfo, open_video
 
-# Segmenting needs finer steps than retrieval: a boundary is no more precise than the window
-# stride, so windows of 1 s start every 0.1 s (10 windows per second of video).
-SEGMENT_ENCODER = ("flow-hof", {"window": 1.0, "stride": 0.1})
+# The defaults of `vidskill segment`, `ingest --detector sbd` and the API, in one place.
+# Skills in manipulation video change within a few frames, so the default encoder reads
+# every native frame (fps None) in short windows (motion-kin: 0.25 s every 0.05 s); other
+# encoders keep their own windows at SEGMENT_FPS_OTHER.
+SEGMENT_ENCODER = ("motion-kin", {})
 SEGMENT_DETECTOR = "sbd"
+SEGMENT_SHOTS = DEFAULT_SHOTS
+SEGMENT_FPS: float | None = None
+# flow-hof for segmenting: a boundary is no more precise than the window stride, so 1 s
+# windows start every 0.1 s; at 10 fps (the rate its figures were measured at).
+ENCODER_DEFAULTS = {"flow-hof": {"window": 1.0, "stride": 0.1}}
+SEGMENT_FPS_OTHER = 10.0
+SEGMENT_SIZE = 160
 
 
 def segment_encoder(name: str = SEGMENT_ENCODER[0], **settings) -> Encoder:
-    """An encoder with the segmenting defaults (`SEGMENT_ENCODER`) unless overridden."""
-    defaults = SEGMENT_ENCODER[1] if name == SEGMENT_ENCODER[0] else {}
+    """An encoder with the segmenting defaults unless overridden."""
+    defaults = SEGMENT_ENCODER[1] if name == SEGMENT_ENCODER[0] else ENCODER_DEFAULTS.get(name, {})
     return get_encoder(name, **{**defaults, **settings})
 
 
+def default_fps(encoder: Encoder | str) -> float | None:
+    """The decode rate segmenting uses for `encoder`: native for the default encoder."""
+    name = encoder if isinstance(encoder, str) else encoder.name
+    return SEGMENT_FPS if name == SEGMENT_ENCODER[0] else SEGMENT_FPS_OTHER
+
+
 def video_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_ENCODER[0],
-                   fps: float = 10.0, cache: str | os.PathLike | None = None) -> Features:
-    """Features of a whole video; empty (0 windows) when it is shorter than one window."""
+                   fps: float | None | str = "default", cache: str | os.PathLike | None = None
+                   ) -> Features:
+    """Features of a whole video, no shot stage; empty (0 windows) when it is shorter than
+    one window."""
     enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
+    rate = default_fps(enc) if fps == "default" else fps
     try:
-        return encode_video(source, enc, fps=fps, cache=cache)
+        return encode_video(source, enc, fps=rate, size=SEGMENT_SIZE, cache=cache)
     except TooShortError:
         return enc.empty(str(source))
 
 
-def segment_video(
-    source: str | os.PathLike,
-    detector: BoundaryDetector,
-    encoder: Encoder | str = SEGMENT_ENCODER[0],
-    fps: float = 10.0,
-    cache: str | os.PathLike | None = None,
-) -> SegmentList:
-    """Segments covering the whole video (one segment when it is too short to encode); named
-    by their skill when the encoder's features are class posteriors (`classes`, skill-tcn)."""
-    with open_video(source) as reader:
-        info = reader.info
+@dataclass(frozen=True)
+class ShotFeatures:
+    """One video decoded once: its info, features, shots, and the features of each shot."""
+
+    source: str
+    info: VideoInfo
+    features: Features
+    shots: Shots
+    parts: tuple[Features, ...]
+
+    @property
+    def start(self) -> float:
+        return float(self.info.start_time)
+
+    @property
+    def end(self) -> float:
+        return float(self.info.start_time + self.info.duration)
+
+
+def inside(features: Features, start: float, end: float) -> Features:
+    """The windows lying wholly in [start, end) (a window that spans a cut belongs to none)."""
+    tol = 1e-6 + 0.25 * float(np.median(features.ends - features.starts)) if len(features) \
+        else 1e-6
+    keep = (features.starts >= start - 1e-6) & (features.ends <= end + tol)
+    return Features(features.data[keep], features.starts[keep], features.ends[keep],
+                    features.encoder, features.settings, features.source)
+
+
+def split_shots(features: Features, shots: Shots, start: float, end: float
+                ) -> tuple[Features, ...]:
+    """The windows of each shot of a video spanning [start, end)."""
+    return tuple(inside(features, a, b) for a, b in shots.spans(start, end))
+
+
+def shot_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_ENCODER[0],
+                  shots: ShotDetector | str | None = SEGMENT_SHOTS, *,
+                  fps: float | None | str = "default", size: int = SEGMENT_SIZE
+                  ) -> ShotFeatures:
+    """Decode `source` once: features, and shots from the same frames (None: no shot stage)."""
     enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
-    features = video_features(source, enc, fps, cache)
-    boundaries = detector.detect(features)
-    start, end = info.start_time, info.start_time + info.duration
-    inside = (boundaries.times > start) & (boundaries.times < end)
-    boundaries = replace(boundaries, times=boundaries.times[inside],
-                         scores=boundaries.scores[inside], start=start, end=end)
-    settings = {k: v for k, v in detector.get_params().items()
-                if isinstance(v, (int, float, str, bool, type(None)))}
-    segments = boundaries.segments()
-    if enc.classes:
-        segments = name_segments(segments, features, enc.classes)
-    return SegmentList(tuple(segments), info.duration, info.native_fps, start,
-                       str(source), detector.name, {"encoder": features.encoder, "fps": fps,
-                                                    **settings},
-                       signal_times=np.asarray(boundaries.signal_times, np.float64),
-                       signal=np.asarray(boundaries.signal, np.float64))
+    rate = default_fps(enc) if fps == "default" else fps
+    detector = get_shot_detector(shots) if isinstance(shots, str) else shots
+    with open_video(source, fps=rate, size=size) as reader:
+        info = reader.info
+        if detector is not None:
+            detector.reset()
+        try:
+            features = encode_video(reader, enc,
+                                    on_frames=None if detector is None else detector.push)
+        except TooShortError:
+            features = enc.empty(str(source))
+    found = detector.finish() if detector is not None else Shots()
+    start, end = float(info.start_time), float(info.start_time + info.duration)
+    return ShotFeatures(str(source), info, features, found, split_shots(features, found,
+                                                                         start, end))
+
+
+def fit_detector(detector: BoundaryDetector, videos: Sequence[ShotFeatures]) -> bool:
+    """Fit `detector` on the shots of `videos` when it needs fitting (self-supervised);
+    False when they hold too little to fit on (each shot then stays one segment)."""
+    if not detector.needs_fit:
+        return True
+    corpus = [p for v in videos for p in v.parts if len(p) >= detector.min_windows]
+    if not corpus:
+        return False
+    try:
+        detector.fit(corpus)
+    except ValueError:   # every shot shorter than a window and the next one
+        return False
+    return True
+
+
+def shot_segments(parts: Sequence[Features], shots: Shots, start: float, end: float,
+                  detector: BoundaryDetector | None) -> tuple[list[Segment], Boundaries]:
+    """Segments covering [start, end): the shot boundaries, then `detector`'s inside each
+    shot's features `parts` (None: shots only); and the detector's signal over all shots."""
+    bounds = [(c.time, c.score, c.kind) for c in shots.cuts if start < c.time < end]
+    signal_t, signal = [], []
+    for part in parts:
+        if detector is None or len(part) < detector.min_windows:
+            continue
+        found = detector.detect(part)
+        bounds += [(float(t), float(s), "skill") for t, s in zip(found.times, found.scores,
+                                                                  strict=True)]
+        signal_t.append(np.asarray(found.signal_times, np.float64))
+        signal.append(np.asarray(found.signal, np.float64))
+    bounds = sorted(b for b in bounds if start < b[0] < end)
+    edges = [(start, 1.0, "start"), *bounds]
+    segments = [Segment(a[0], b, score=a[1], kind=a[2])
+                for a, b in zip(edges, [*[e[0] for e in bounds], end], strict=True) if b > a[0]]
+    times = np.array([b[0] for b in bounds])
+    trace = Boundaries(times, np.array([b[1] for b in bounds]),
+                       np.concatenate(signal) if signal else np.zeros(0),
+                       np.concatenate(signal_t) if signal_t else np.zeros(0), start, end)
+    return segments, trace
+
+
+def cut_video(video: ShotFeatures, detector: BoundaryDetector | None,
+              encoder: Encoder, fps: float | None) -> SegmentList:
+    """The segments of one decoded video: its shot boundaries, then `detector`'s inside each
+    shot (None: shots only); named by skill when the encoder's features are posteriors."""
+    start, end = video.start, video.end
+    segments, trace = shot_segments(video.parts, video.shots, start, end, detector)
+    if encoder.classes:
+        segments = name_segments(segments, video.features, encoder.classes)
+    params = {} if detector is None else {
+        k: v for k, v in detector.get_params().items()
+        if isinstance(v, (int, float, str, bool, type(None)))}
+    return SegmentList(
+        tuple(segments), video.info.duration, video.info.native_fps, start, video.source,
+        detector.name if detector is not None else "shots",
+        {"encoder": video.features.encoder, "fps": fps, "shots": video.shots.detector,
+         **params},
+        signal_times=trace.signal_times, signal=trace.signal,
+        cuts=tuple(c.time for c in video.shots.cuts if start < c.time < end))
+
+
+def segment_videos(
+    sources: Sequence[str | os.PathLike],
+    detector: BoundaryDetector | str = SEGMENT_DETECTOR,
+    encoder: Encoder | str = SEGMENT_ENCODER[0],
+    *,
+    shots: ShotDetector | str | None = SEGMENT_SHOTS,
+    fps: float | None | str = "default",
+    **settings: Any,
+) -> list[SegmentList]:
+    """The segments of several videos; a detector that learns (SBD without a named
+    predictor) is fitted once on all their shots, without labels."""
+    if isinstance(detector, str):
+        detector = get_detector(detector, **settings)
+    elif settings:
+        raise ConfigError(f"settings {sorted(settings)} are for a detector given by name; "
+                          "this one is already built")
+    enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
+    detector.check_features(enc.name)
+    rate = default_fps(enc) if fps == "default" else fps
+    videos = [shot_features(s, enc, shots, fps=rate) for s in sources]
+    fitted = fit_detector(detector, videos)
+    return [cut_video(v, detector if fitted else None, enc, rate) for v in videos]
 
 
 def segment(
@@ -79,18 +218,14 @@ def segment(
     detector: BoundaryDetector | str = SEGMENT_DETECTOR,
     encoder: Encoder | str = SEGMENT_ENCODER[0],
     *,
-    fps: float = 10.0,
-    cache: str | os.PathLike | None = None,
+    shots: ShotDetector | str | None = SEGMENT_SHOTS,
+    fps: float | None | str = "default",
     **settings: Any,
 ) -> SegmentList:
-    """The segments of a video in one call: `detector` is a detector or a registry name built
-    with `settings`; `encoder` an encoder or a name (with the segmenting defaults)."""
-    if isinstance(detector, str):
-        detector = get_detector(detector, **settings)
-    elif settings:
-        raise ConfigError(f"settings {sorted(settings)} are for a detector given by name; "
-                          "this one is already built")
-    return segment_video(source, detector, encoder, fps, cache)
+    """The segments of one video in one call (a learning detector fits on this video):
+    `detector` is a detector or a registry name built with `settings`; `encoder` an encoder
+    or a name (with the segmenting defaults); `shots` a shot detector, a name, or None."""
+    return segment_videos([source], detector, encoder, shots=shots, fps=fps, **settings)[0]
 
 
 def name_segments(segments: list[Segment], features: Features, classes: list[str]
@@ -101,7 +236,7 @@ def name_segments(segments: list[Segment], features: Features, classes: list[str
     posterior = np.asarray(features.data, dtype=np.float64) ** 2
     out = []
     for seg in segments:
-        inside = (features.times >= seg.start) & (features.times < seg.end)
-        label = classes[int(posterior[inside].mean(0).argmax())] if inside.any() else None
+        within = (features.times >= seg.start) & (features.times < seg.end)
+        label = classes[int(posterior[within].mean(0).argmax())] if within.any() else None
         out.append(replace(seg, label=label))
     return out

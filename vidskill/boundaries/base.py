@@ -15,12 +15,14 @@ from vidskill.encoders.base import Features
 
 @dataclass(frozen=True)
 class Segment:
-    """One skill clip: [start, end) in seconds, with an optional label and confidence."""
+    """One clip: [start, end) in seconds, an optional label, and the confidence and kind of
+    the boundary that starts it ('cut', 'fade', 'skill'; 'start' for a video's first)."""
 
     start: float
     end: float
     label: str | None = None
     score: float = 1.0
+    kind: str = "skill"
 
     @property
     def duration(self) -> float:
@@ -50,7 +52,9 @@ class Boundaries:
         """The clips between consecutive boundaries, covering [start, end)."""
         edges = [self.start, *[float(t) for t in self.times], self.end]
         conf = [1.0, *[float(s) for s in self.scores]]
-        return [Segment(a, b, score=c) for a, b, c in zip(edges[:-1], edges[1:], conf, strict=True) if b > a]
+        kinds = ["start", *["skill"] * len(self.times)]
+        return [Segment(a, b, score=c, kind=k)
+                for a, b, c, k in zip(edges[:-1], edges[1:], conf, kinds, strict=True) if b > a]
 
     def trimmed(self, min_len: float, keep: np.ndarray | None = None) -> Boundaries:
         """Without the boundaries that would leave a first or last segment shorter than
@@ -74,6 +78,11 @@ class BoundaryDetector(ABC):
 
     name: ClassVar[str]
     min_windows: ClassVar[int] = 2
+
+    @property
+    def needs_fit(self) -> bool:
+        """Whether `detect` needs `fit` first (SBD without a named predictor)."""
+        return False
 
     def fit(self, corpus: Iterable[Features]) -> Self:
         """Learn from a corpus of videos' features; nothing to learn by default."""

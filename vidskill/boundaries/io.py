@@ -24,11 +24,12 @@ import numpy as np
 from vidskill.boundaries.base import Segment
 from vidskill.errors import ConfigError
 
-# PySceneDetect's scene list columns, in its order; vidskill adds the last two.
+# PySceneDetect's scene list columns, in its order; vidskill adds the last three (the
+# confidence, label and kind of the boundary that starts each segment).
 CSV_FIELDS = (
     "Scene Number", "Start Frame", "Start Timecode", "Start Time (seconds)", "End Frame",
     "End Timecode", "End Time (seconds)", "Length (frames)", "Length (timecode)",
-    "Length (seconds)", "Score", "Label",
+    "Length (seconds)", "Score", "Label", "Kind",
 )
 _HEADER = "Start Time (seconds)"  # the header row has it; PySceneDetect may put a row of
 # cut timecodes ("Timecode List:" in older versions) before it (off with --skip-cuts)
@@ -82,7 +83,8 @@ def to_json(seglist: SegmentList) -> str:
         "frames": "0-based; end_frame is exclusive",
         "segments": [
             {"start": s.start, "end": s.end, "start_frame": seglist.frame(s.start),
-             "end_frame": seglist.frame(s.end), "score": s.score, "label": s.label}
+             "end_frame": seglist.frame(s.end), "score": s.score, "kind": s.kind,
+             "label": s.label}
             for s in seglist.segments
         ],
         "cuts": list(seglist.cuts),
@@ -102,7 +104,7 @@ def to_csv(seglist: SegmentList) -> str:
         writer.writerow([
             i, first + 1, timecode(s.start), f"{s.start:.3f}", end, timecode(s.end),
             f"{s.end:.3f}", end - first, timecode(s.duration), f"{s.duration:.3f}",
-            f"{s.score:.4f}", s.label or "",
+            f"{s.score:.4f}", s.label or "", s.kind,
         ])
     return out.getvalue()
 
@@ -118,7 +120,8 @@ def read_segments(path: str | os.PathLike) -> SegmentList:
     try:
         doc = json.loads(path.read_text())
         segments = tuple(
-            Segment(float(s["start"]), float(s["end"]), s.get("label"), float(s.get("score", 1.0)))
+            Segment(float(s["start"]), float(s["end"]), s.get("label"),
+                    float(s.get("score", 1.0)), str(s.get("kind") or "skill"))
             for s in doc["segments"]
         )
         signal = doc.get("signal") or {}
@@ -157,7 +160,8 @@ def _read_csv(path: Path) -> SegmentList:
     try:
         segments = tuple(
             Segment(float(r["Start Time (seconds)"]), float(r["End Time (seconds)"]),
-                    r.get("Label") or None, float(r.get("Score") or 1.0))
+                    r.get("Label") or None, float(r.get("Score") or 1.0),
+                    r.get("Kind") or "skill")
             for r in rows
         )
         first = rows[0]

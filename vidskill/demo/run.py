@@ -149,7 +149,8 @@ def _skill_segmentation(long_videos: list[VideoTruth]
     """Boundaries of skill-tcn + SBD against the truth, summed, and a note per video."""
     total, notes = MatchCounts(), {}
     for truth in long_videos:
-        found = segment(truth.path, "sbd", SKILL_ENCODER).boundaries
+        found = segment(truth.path, "sbd", SKILL_ENCODER, predictor="shipped", refine=True,
+                        min_len=1.0).boundaries
         counts = boundary_counts(np.array(found), truth.boundaries, tolerance=TOLERANCE)
         total += counts
         notes[str(truth.path)] = f"{SKILL_ENCODER} + sbd F1 {counts.f1:.3f}"

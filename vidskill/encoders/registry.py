@@ -14,6 +14,7 @@ from vidskill.encoders.base import Encoder
 ENCODERS: Registry[Encoder] = Registry("encoder", {
     "flow-hof": "vidskill.encoders.hof:HOFEncoder",
     "flow-motion": "vidskill.encoders.motion:MotionEncoder",
+    "motion-kin": "vidskill.encoders.kinematics:KinematicsEncoder",
     "flow-cnn": "vidskill.encoders.flowcnn:FlowCNNEncoder",
     "skill-tcn": "vidskill.encoders.skilltcn:SkillTCNEncoder",
     "r3d_18": "vidskill.encoders.video_models:R3D18",

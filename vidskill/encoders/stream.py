@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -40,12 +40,16 @@ def encode_video_multi(
     size: int | tuple[int, int] | None = 160,
     chunk_seconds: float = 10.0,
     cache: FeatureCache | str | os.PathLike | None = None,
+    on_frames: Callable[[Frames], None] | None = None,
 ) -> list[Features]:
-    """Features of a whole video for each encoder, in order; see `encode_video`."""
+    """Features of a whole video for each encoder, in order; see `encode_video`.
+    on_frames: called with every decoded frame once, in order, run by run (the shot stage
+    reads them there: no second decode); the cache is then bypassed, as frames are needed."""
     encs = [_resolve(e) for e in encoders]
     reader = source if isinstance(source, VideoReader) else open_video(source, fps=fps, size=size)
     try:
         store = FeatureCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
+        store = None if on_frames is not None else store
         vhash = content_hash(reader.path) if store is not None else ""
         results: list[Features | None] = [
             store.get(vhash, e.name, _cache_settings(e, reader), e.dim) if store else None
@@ -53,7 +57,7 @@ def encode_video_multi(
         ]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
-            fresh = _encode_stream(reader, [encs[i] for i in todo], chunk_seconds)
+            fresh = _encode_stream(reader, [encs[i] for i in todo], chunk_seconds, on_frames)
             for i, feats in zip(todo, fresh, strict=True):
                 results[i] = feats
                 if store is not None:
@@ -72,6 +76,7 @@ def encode_video(
     size: int | tuple[int, int] | None = 160,
     chunk_seconds: float = 10.0,
     cache: FeatureCache | str | os.PathLike | None = None,
+    on_frames: Callable[[Frames], None] | None = None,
 ) -> Features:
     """Per-window features of a whole video, streamed in chunks of `chunk_seconds`.
 
@@ -81,7 +86,7 @@ def encode_video(
     back instead of recomputed. Window times are container timestamps (seconds).
     """
     return encode_video_multi(source, [encoder], fps=fps, size=size,
-                              chunk_seconds=chunk_seconds, cache=cache)[0]
+                              chunk_seconds=chunk_seconds, cache=cache, on_frames=on_frames)[0]
 
 
 def _flow_key(encoder: Encoder) -> str | None:
@@ -115,8 +120,8 @@ def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) 
                 np.concatenate([previous.dt[reused], fresh.dt]), fresh.source)
 
 
-def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: float
-                   ) -> list[Features]:
+def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: float,
+                   on_frames: Callable[[Frames], None] | None = None) -> list[Features]:
     rate = reader.fps or reader.info.native_fps or 1.0
     longest = max(e.windows.length + 2 * e.context for e in encs)
     overlap = longest + 2.0 / rate
@@ -127,7 +132,13 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
     parts: list[list[Features]] = [[] for _ in encs]
     last_start = [-np.inf] * len(encs)
     previous: dict[str, Flow] = {}
+    seen = -np.inf
     for chunk in reader.chunks(chunk_seconds, overlap):
+        if on_frames is not None:
+            new = int(np.searchsorted(chunk.timestamps, seen, side="right"))
+            if new < len(chunk):
+                on_frames(chunk.slice(new, len(chunk)))
+                seen = float(chunk.timestamps[-1])
         if len(chunk) < 2 and not single:
             continue
         chunk_end = float(chunk.timestamps[-1])

@@ -29,6 +29,8 @@ from vidskill.encoders import (
 )
 from vidskill.errors import ConfigError
 from vidskill.ingest.manifest import Source
+from vidskill.segment import SEGMENT_SHOTS, shot_segments, split_shots
+from vidskill.shots import Shots, get_shot_detector
 from vidskill.store import POOLINGS
 from vidskill.video import Frames, VideoReader
 
@@ -57,6 +59,7 @@ class IngestSettings:
     size: int = 160
     pooling: str = "mean"
     segment: bool = True
+    shots: str = SEGMENT_SHOTS
     chunk_seconds: float = 10.0
 
     def __post_init__(self) -> None:
@@ -107,12 +110,19 @@ class IngestSettings:
             raise ConfigError(f"bad settings for encoders {list(self.encoders)} or detector "
                               f"{self.detector!r}: {e}") from None
         detector.check_features(self.encoders[0])
+        if detector.needs_fit:
+            raise ConfigError(
+                f"ingest cannot fit the {self.detector!r} detector on the corpus yet; name its "
+                "predictor with --detector-setting predictor=FILE (`vidskill train-predictor "
+                f"--encoder {self.encoders[0]}`) or predictor=shipped, or use --detector "
+                "novelty")
 
     def segmentation(self, source: Source) -> dict:
         """How this source is cut into clips."""
         if source.whole or not self.segment:
             return {"segment": "whole"}
-        return {"detector": self.detector, "detector_settings": self.detector_settings}
+        return {"detector": self.detector, "detector_settings": self.detector_settings,
+                "shots": self.shots}
 
     def digest(self, source: Source) -> str:
         """Hash of everything that decides this source's clips (skip when unchanged)."""
@@ -127,6 +137,7 @@ class VideoResult:
 
     source: Source
     features: dict[str, Features] = field(default_factory=dict)
+    shots: Shots = field(default_factory=Shots)
     segments: tuple[Segment, ...] = ()
     duration: float | None = None
     error: str | None = None
@@ -155,13 +166,18 @@ def _detector_for(key: str):
     return get_detector(name, **options)
 
 
-def encode(path: str | os.PathLike, settings: IngestSettings) -> tuple[dict[str, Features], float]:
-    """Per-window features of a whole video for each of the settings' encoders, and its length (s)."""
+def encode(path: str | os.PathLike, settings: IngestSettings
+           ) -> tuple[dict[str, Features], float, Shots]:
+    """Per-window features of a whole video for each of the settings' encoders, its length
+    (s), and its shots (found on the same decoded frames)."""
     encoders = _encoders(settings)
+    shots = get_shot_detector(settings.shots)
     with PrefetchReader(path, fps=settings.fps, size=settings.size) as reader:
-        feats = encode_video_multi(reader, encoders, chunk_seconds=settings.chunk_seconds)
+        feats = encode_video_multi(reader, encoders, chunk_seconds=settings.chunk_seconds,
+                                   on_frames=shots.push)
         duration = float(reader.info.duration)
-    return {e: f for e, f in zip(settings.encoders, feats, strict=True)}, duration
+    return {e: f for e, f in zip(settings.encoders, feats, strict=True)}, duration, \
+        shots.finish()
 
 
 class PrefetchReader(VideoReader):
@@ -228,13 +244,14 @@ def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
     """Decode and encode one video: the first, GPU-capable half of `process_video`."""
     t0 = time.perf_counter()
     try:
-        features, duration = encode(source.path, settings)
+        features, duration, shots = encode(source.path, settings)
         if len(features[settings.encoders[0]]) == 0:
             raise ValueError("no feature window fits in the video: it is too short to encode")
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", source.path, exc_info=True)
         return VideoResult(source, error=failure_reason(e), seconds=time.perf_counter() - t0)
-    return VideoResult(source, features, duration=duration, seconds=time.perf_counter() - t0)
+    return VideoResult(source, features, shots, duration=duration,
+                       seconds=time.perf_counter() - t0)
 
 
 def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult:
@@ -247,7 +264,10 @@ def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult
         if settings.segmentation(result.source).get("segment") == "whole":
             segments: tuple[Segment, ...] = (Segment(float(first.starts[0]), float(first.ends[-1])),)
         else:
-            segments = tuple(_detector(settings).detect(first).segments())
+            start, end = float(first.starts[0]), float(first.ends[-1])
+            found, _ = shot_segments(split_shots(first, result.shots, start, end),
+                                     result.shots, start, end, _detector(settings))
+            segments = tuple(found)
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", result.source.path, exc_info=True)
         return VideoResult(result.source, error=failure_reason(e),

@@ -1,0 +1,99 @@
+"""`motion-kin`: how fast and which way the moving part of the scene goes, plus what it looks
+like, in short windows at the native frame rate: what SBD reads to find skills in a shot.
+
+A skill in a manipulation video ends where one movement ends and the next begins: the arm
+slows, stops or turns, an object starts moving. Those changes last a few frames, so the
+windows are short (0.25 s every 0.05 s; flow-hof's 1 s windows blur a change over a second)
+and the default decode is every native frame. Per flow pair:
+
+- kinematics (7): the squashed mean speed of moving pixels and 90th percentile of all
+  speeds (log1p(speed / MOVING), so slow and fast scenes weigh alike), sqrt of the moving
+  area, the mean moving velocity as a direction (cos, sin) times its coherence (|mean
+  vector| / mean speed), the squashed magnitude of that mean vector, and the coherence;
+- appearance (32 x 32 = 1024): the grey thumbnail of the window's first frame, zero-mean and
+  unit-norm (a brightness change does not dominate); SBD reduces it with a PCA fitted on the
+  corpus at hand (`blocks` in the settings say how, see `boundaries.signal`).
+
+A pixel moves when its speed is above MOVING (0.02 short sides/s, as flow-hof) and it moved
+more than `still_px` = 0.5 px in the pair (DIS's noise floor on compressed video).
+
+Chosen on MetaWorld long videos (phase F1@0.5 s, seeds held out: README, Segmenting real
+footage). Assumes the camera is still within a shot (pans read as the scene's motion, as for
+every flow feature here) and one agent's movement dominates the moving pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vidskill.encoders.flowbase import FlowEncoder, velocity
+from vidskill.flow import Flow, FlowEstimator
+
+MOVING = 0.02     # short sides per second (as flow-hof)
+STILL_PX = 0.5    # pixels per pair: the flow's noise floor on compressed video
+KINEMATICS = ("speed", "p90", "area", "dir_x", "dir_y", "mean_velocity", "coherence")
+THUMB = 32        # appearance thumbnail side (pixels)
+APPEARANCE_PCA = 8   # dimensions SBD keeps of the appearance block (PCA on the corpus)
+
+
+def _squash(x: np.ndarray) -> np.ndarray:
+    return np.log1p(x / MOVING)
+
+
+class KinematicsEncoder(FlowEncoder):
+    """Per-pair motion kinematics averaged over short windows, plus the appearance of the
+    window's first frame (see module doc); `appearance=False` keeps the 7 kinematics only."""
+
+    name = "motion-kin"
+    needs_images = True
+
+    def __init__(self, window: float = 0.25, stride: float = 0.05, still_px: float = STILL_PX,
+                 appearance: bool = True, flow: FlowEstimator | str | dict = "dis"):
+        super().__init__(window, stride, flow)
+        if still_px < 0:
+            raise ValueError(f"still_px must be >= 0 pixels, got {still_px}")
+        self.still_px = float(still_px)
+        self.appearance = bool(appearance)
+        self.dim = len(KINEMATICS) + (THUMB * THUMB if self.appearance else 0)
+
+    def params(self) -> dict:
+        blocks = [["kinematics", len(KINEMATICS), 0]]
+        if self.appearance:
+            blocks.append(["appearance", THUMB * THUMB, APPEARANCE_PCA])
+        return {"still_px": self.still_px, "blocks": blocks, "version": 1}
+
+    def prepare(self, flow: Flow, images: np.ndarray) -> dict[str, np.ndarray]:
+        v = velocity(flow)
+        p, h, w = v.shape[:3]
+        dt = np.maximum(np.asarray(flow.dt, np.float64), 1e-6)
+        floor = np.maximum(MOVING, self.still_px / (dt * min(h, w)))
+        mag = np.hypot(v[..., 0], v[..., 1]).reshape(p, -1)
+        moving = mag >= floor[:, None]
+        n = np.maximum(moving.sum(1), 1)
+        mean_moving = np.where(moving, mag, 0).sum(1) / n
+        vx = np.where(moving, v[..., 0].reshape(p, -1), 0).sum(1) / n
+        vy = np.where(moving, v[..., 1].reshape(p, -1), 0).sum(1) / n
+        speed = np.hypot(vx, vy)
+        coherence = speed / np.maximum(mean_moving, 1e-6)
+        ux, uy = vx / np.maximum(speed, 1e-9), vy / np.maximum(speed, 1e-9)
+        kin = np.column_stack([
+            _squash(mean_moving), _squash(np.percentile(mag, 90, axis=1)),
+            np.sqrt(moving.mean(1)), ux * coherence, uy * coherence, _squash(speed),
+            coherence,
+        ]).astype(np.float32)
+        if not self.appearance:
+            return {"kin": kin}
+        thumbs = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (THUMB, THUMB),
+                                      interpolation=cv2.INTER_AREA) for f in images])
+        return {"kin": kin, "app": thumbs.reshape(len(thumbs), -1)}   # uint8: 1 KB a frame
+
+    def pool(self, prepared: dict[str, np.ndarray], idx: np.ndarray, dt: np.ndarray
+             ) -> np.ndarray:
+        kin = (dt / dt.sum()) @ prepared["kin"][idx]
+        if not self.appearance:
+            return kin.astype(np.float32)
+        x = prepared["app"][idx[0]].astype(np.float32) / 255.0
+        x -= x.mean()
+        x /= max(float(np.linalg.norm(x)), 1e-6)
+        return np.r_[kin, x].astype(np.float32)
