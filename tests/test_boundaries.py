@@ -76,7 +76,7 @@ def test_sbd_boundaries_carry_scores_and_the_error_signal(trained):
     assert len(b.times) == len(b.scores) > 0
     assert np.all((b.scores > 0) & (b.scores <= 1))
     assert len(b.signal) == len(b.signal_times) == len(f)
-    assert np.all(np.diff(b.times) >= 1.0 - 1e-9)  # min_len = 1 s
+    assert np.all(np.diff(b.times) >= 0.5 - 1e-9)  # min_len = 0.5 s
 
 
 def test_fit_trains_a_predictor_and_corpus_calibration_uses_it():
@@ -297,15 +297,17 @@ def pieces(*parts: tuple[int, int], seed: int = 0, dim: int = 16) -> Features:
 
 
 def test_sbd_ignores_a_brief_flip_of_the_features_but_not_a_change(trained):
-    """Features that jump to another skill's for 0.4 s and come back make a burst of error,
-    but the windows after it are where the segment before predicts: no boundary, unless
-    min_shift = 0 keeps every burst. A change that stays is found where it happens."""
+    """With `refine`: features that jump to another skill's for 0.4 s and come back make a
+    burst of error, but the windows after it are where the segment before predicts: no
+    boundary, unless min_shift = 0 keeps every burst. A change that stays is found where it happens."""
     flip = pieces((0, 60), (3, 4), (0, 60))
-    assert get_detector("sbd", predictor=trained).detect(flip).times.tolist() == []
-    assert len(get_detector("sbd", predictor=trained, min_shift=0).detect(flip).times) >= 1
+    def refined(**options):
+        return get_detector("sbd", predictor=trained, refine=True, min_len=1.0, **options)
+
+    assert refined().detect(flip).times.tolist() == []
+    assert len(refined(min_shift=0).detect(flip).times) >= 1
     change = pieces((0, 60), (3, 60))
-    assert get_detector("sbd", predictor=trained).detect(change).times == pytest.approx([6.0],
-                                                                                      abs=0.2)
+    assert refined().detect(change).times == pytest.approx([6.0], abs=0.2)
     with pytest.raises(ValueError, match="min_shift must be >= 0"):
         get_detector("sbd", min_shift=-0.1)
 
@@ -337,4 +339,6 @@ def test_sbd_refuses_a_predictor_of_other_features_and_names_the_fix(trained):
         get_detector("sbd", predictor=trained).detect(other)
     with pytest.raises(ConfigError, match="no SBD predictor is shipped for 'flow-motion'.*"
                                           "train-predictor --encoder flow-motion"):
+        get_detector("sbd", predictor="shipped").detect(other)
+    with pytest.raises(ConfigError, match="has no predictor: fit it on the corpus first"):
         get_detector("sbd").detect(other)

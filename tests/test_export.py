@@ -38,7 +38,7 @@ def test_csv_has_pyscenedetect_columns_and_frame_numbers(media_dir):
     text = to_csv(counter_list(media_dir))
     ours = text.splitlines()
     theirs = PYSCENEDETECT_CSV.splitlines()[1:]
-    assert ours[0].split(",")[:10] == theirs[0].split(",") and CSV_FIELDS[-2:] == ("Score", "Label")
+    assert ours[0].split(",")[:10] == theirs[0].split(",") and CSV_FIELDS[-3:] == ("Score", "Label", "Kind")
     for mine, ref in zip(ours[1:], theirs[1:], strict=True):
         assert mine.split(",")[:10] == ref.split(",")  # 1-based start, inclusive end
 
