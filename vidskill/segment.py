@@ -91,19 +91,23 @@ class ShotFeatures:
         return float(self.info.start_time + self.info.duration)
 
 
-def inside(features: Features, start: float, end: float) -> Features:
-    """The windows lying wholly in [start, end) (a window that spans a cut belongs to none)."""
-    tol = 1e-6 + 0.25 * float(np.median(features.ends - features.starts)) if len(features) \
-        else 1e-6
-    keep = (features.starts >= start - 1e-6) & (features.ends <= end + tol)
+def inside(features: Features, start: float, end: float, frame: float) -> Features:
+    """The windows of the shot [start, end) of a video whose frames are `frame` seconds
+    apart: those starting at or after its first frame and ending half a frame before its
+    end. A window pools the flow pairs that end within a quarter frame of its end, so none
+    of these holds the pair from the shot's last frame to the next shot's first."""
+    keep = (features.starts >= start - 1e-6) & (features.ends <= end - frame / 2 + 1e-6)
     return Features(features.data[keep], features.starts[keep], features.ends[keep],
                     features.encoder, features.settings, features.source)
 
 
-def split_shots(features: Features, shots: Shots, start: float, end: float
+def split_shots(features: Features, shots: Shots, start: float, end: float, frame: float
                 ) -> tuple[Features, ...]:
-    """The windows of each shot of a video spanning [start, end)."""
-    return tuple(inside(features, a, b) for a, b in shots.spans(start, end))
+    """The windows of each shot of a video spanning [start, end), frames `frame` s apart
+    (the last shot keeps every window to the video's end: no cut follows it)."""
+    spans = shots.spans(start, end)
+    return tuple(inside(features, a, b + (frame if k == len(spans) - 1 else 0.0), frame)
+                 for k, (a, b) in enumerate(spans))
 
 
 def shot_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_ENCODER[0],
@@ -125,8 +129,9 @@ def shot_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_EN
             features = enc.empty(str(source))
     found = detector.finish() if detector is not None else Shots()
     start, end = float(info.start_time), float(info.start_time + info.duration)
-    return ShotFeatures(str(source), info, features, found, split_shots(features, found,
-                                                                         start, end))
+    frame = 1.0 / float(rate or info.native_fps or 30.0)
+    return ShotFeatures(str(source), info, features, found,
+                        split_shots(features, found, start, end, frame))
 
 
 def fit_detector(detector: BoundaryDetector, videos: Sequence[ShotFeatures]) -> bool:

@@ -320,7 +320,8 @@ def train_predictor(
         },
         "loss_curve": [round(float(np.mean(curve[i:i + 20])), 4) for i in range(0, len(curve), 20)],
         "loss_unit": "nats per feature dimension, mean over the batch",
-        "errors": {"median": float(np.median(errors)), "spread": step_noise(per_video)},
+        "errors": {"median": float(np.median(errors)) if len(errors) else None,
+                   "spread": step_noise(per_video)},
     }
     log.info("trained predictor on %d videos; final loss %.3f", len(videos), curve[-1])
     return TrainedPredictor(model, card)

@@ -49,19 +49,23 @@ class KinematicsEncoder(FlowEncoder):
     needs_images = True
 
     def __init__(self, window: float = 0.25, stride: float = 0.05, still_px: float = STILL_PX,
-                 appearance: bool = True, flow: FlowEstimator | str | dict = "dis"):
+                 appearance: bool = True, thumb: int = THUMB,
+                 flow: FlowEstimator | str | dict = "dis"):
         super().__init__(window, stride, flow)
         if still_px < 0:
             raise ValueError(f"still_px must be >= 0 pixels, got {still_px}")
+        if not (isinstance(thumb, int) and thumb >= 2):
+            raise ValueError(f"thumb must be an integer >= 2 pixels, got {thumb!r}")
         self.still_px = float(still_px)
         self.appearance = bool(appearance)
-        self.dim = len(KINEMATICS) + (THUMB * THUMB if self.appearance else 0)
+        self.thumb = thumb
+        self.dim = len(KINEMATICS) + (thumb * thumb if self.appearance else 0)
 
     def params(self) -> dict:
         blocks = [["kinematics", len(KINEMATICS), 0]]
         if self.appearance:
-            blocks.append(["appearance", THUMB * THUMB, APPEARANCE_PCA])
-        return {"still_px": self.still_px, "blocks": blocks, "version": 1}
+            blocks.append(["appearance", self.thumb * self.thumb, APPEARANCE_PCA])
+        return {"still_px": self.still_px, "thumb": self.thumb, "blocks": blocks, "version": 1}
 
     def prepare(self, flow: Flow, images: np.ndarray) -> dict[str, np.ndarray]:
         v = velocity(flow)
@@ -84,7 +88,8 @@ class KinematicsEncoder(FlowEncoder):
         ]).astype(np.float32)
         if not self.appearance:
             return {"kin": kin}
-        thumbs = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (THUMB, THUMB),
+        side = (self.thumb, self.thumb)
+        thumbs = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), side,
                                       interpolation=cv2.INTER_AREA) for f in images])
         return {"kin": kin, "app": thumbs.reshape(len(thumbs), -1)}   # uint8: 1 KB a frame
 

@@ -16,7 +16,8 @@ videos that have a JSON beside them (`<stem>.json`, `{"segments": [{"label", "st
 kind of footage it was trained on: the shipped weights know the demo corpus's eight skills.
 Training mirrors the path and rotates it by up to ±20 degrees (a camera's roll and
 handedness) but keeps up and down, which tell a downward stroke from a sideways one.
-Assumes the frame rate it was trained at (the card's `fps`; 10 by default).
+Assumes the frame rate it was trained at (the card's `fps`; 10 by default); flow at any
+other rate is resampled to it (`prepare_blocks`).
 """
 
 from __future__ import annotations
@@ -163,13 +164,23 @@ class SkillTCNEncoder(FlowEncoder):
 
     def prepare_blocks(self, flow: Flow, images: np.ndarray | None = None) -> np.ndarray:
         """Per-pair class posteriors (P, classes) of the whole run: the net needs neighbours,
-        so it runs after the per-pair samples of all blocks are joined."""
-        step = float(np.median(flow.dt)) if len(flow) else 1.0 / self.fps
-        if abs(step * self.fps - 1.0) > 0.2:
-            raise ConfigError(
-                f"skill-tcn weights {self.weights_id} were trained at {self.fps:g} fps but the "
-                f"flow is sampled at {1.0 / step:.3g} fps; decode at fps={self.fps:g}")
-        return self.posteriors(super().prepare_blocks(flow, images))
+        so it runs after the per-pair samples of all blocks are joined. Flow at another rate
+        than the weights' (25 fps, variable frame rate) is resampled: each pair's motion is
+        scaled to one training step (1 / fps), interpolated onto a regular grid at the
+        training rate, and each pair takes the posterior of its nearest grid step."""
+        samples = super().prepare_blocks(flow, images)
+        step = 1.0 / self.fps
+        dt = np.asarray(flow.dt, np.float64)
+        if len(flow) < 2 or np.all(np.abs(dt / step - 1.0) <= 0.2):
+            return self.posteriors(samples)   # the rate it was trained at
+        scaled = np.array(samples, np.float64)
+        scaled[:, :3] *= (step / np.maximum(dt, 1e-6))[:, None]   # flow x, y and energy
+        centres = np.asarray(flow.timestamps, np.float64) + dt / 2
+        grid = centres[0] + np.arange(int(np.floor((centres[-1] - centres[0]) / step)) + 1) * step
+        regular = np.stack([np.interp(grid, centres, scaled[:, k])
+                            for k in range(scaled.shape[1])], 1)
+        nearest = np.clip(np.round((centres - grid[0]) / step).astype(np.int64), 0, len(grid) - 1)
+        return self.posteriors(regular)[nearest]
 
     def posteriors(self, samples: np.ndarray) -> np.ndarray:
         """(P, classes) class probabilities per pair from `path_samples` rows."""

@@ -29,6 +29,7 @@ from vidskill.ingest.stages import (
     VideoResult,
     encode_source,
     failure_reason,
+    fit_on_corpus,
     prefetch,
     process_video,
     segment_result,
@@ -122,6 +123,8 @@ def ingest(
             settings = IngestSettings.resolve(clip_store.settings())
             settings.validate()
         clip_store.use_settings(settings.store_settings())
+        settings = fit_on_corpus([s for s in items if s.error is None], settings,
+                                 clip_store.path)
         report = IngestReport()
         todo, hashes = _plan(items, clip_store, settings, report)
         _run(todo, hashes, clip_store, settings, executor or LocalExecutor(workers), report,

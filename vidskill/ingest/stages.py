@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import TypeVar
 
 from vidskill.boundaries import get_detector
@@ -110,12 +111,6 @@ class IngestSettings:
             raise ConfigError(f"bad settings for encoders {list(self.encoders)} or detector "
                               f"{self.detector!r}: {e}") from None
         detector.check_features(self.encoders[0])
-        if detector.needs_fit:
-            raise ConfigError(
-                f"ingest cannot fit the {self.detector!r} detector on the corpus yet; name its "
-                "predictor with --detector-setting predictor=FILE (`vidskill train-predictor "
-                f"--encoder {self.encoders[0]}`) or predictor=shipped, or use --detector "
-                "novelty")
 
     def segmentation(self, source: Source) -> dict:
         """How this source is cut into clips."""
@@ -240,6 +235,47 @@ def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
 _END = object()
 
 
+# Where a store keeps the SBD predictor fitted on its corpus (one per segmenting encoder).
+KEPT_PREDICTOR = "sbd-{encoder}.pt"
+
+
+def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
+                  ) -> IngestSettings:
+    """`ingest --detector sbd` without a named predictor: fit it once, without labels, on
+    the shots of the long videos being ingested, and keep it in the store (`folder`), so
+    later additions are cut by the same predictor; the settings then name that file. A
+    store that already keeps one uses it. Videos that fail here are left for the run to
+    record."""
+    detector = get_detector(settings.detector, **settings.detector_settings)  # fresh, unfitted
+    if not detector.needs_fit:
+        return settings
+    kept = folder / KEPT_PREDICTOR.format(encoder=settings.encoders[0])
+    if not kept.is_file():
+        corpus = []
+        for source in sources:
+            if source.error is not None or settings.segmentation(source).get("segment"):
+                continue
+            try:
+                features, _, shots = encode(source.path, settings)
+            except Exception:   # recorded with its reason when the run reaches it
+                log.debug("not fitted on %s", source.path, exc_info=True)
+                continue
+            first = features[settings.encoders[0]]
+            if len(first):
+                corpus += [p for p in split_shots(first, shots, float(first.starts[0]),
+                                                  float(first.ends[-1]), 1.0 / settings.fps)
+                           if len(p) >= detector.min_windows]
+        if not corpus:
+            return settings   # no long video to cut: the detector is never used
+        try:
+            detector.fit(corpus)
+        except ValueError as e:
+            raise ConfigError(f"cannot fit {settings.detector!r} on these videos: {e}") from e
+        detector.predictor_for(settings.encoders[0]).save(kept)
+    options = {**settings.detector_settings, "predictor": str(kept)}
+    return replace(settings, detector_settings=options)
+
+
 def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
     """Decode and encode one video: the first, GPU-capable half of `process_video`."""
     t0 = time.perf_counter()
@@ -265,8 +301,8 @@ def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult
             segments: tuple[Segment, ...] = (Segment(float(first.starts[0]), float(first.ends[-1])),)
         else:
             start, end = float(first.starts[0]), float(first.ends[-1])
-            found, _ = shot_segments(split_shots(first, result.shots, start, end),
-                                     result.shots, start, end, _detector(settings))
+            parts = split_shots(first, result.shots, start, end, 1.0 / settings.fps)
+            found, _ = shot_segments(parts, result.shots, start, end, _detector(settings))
             segments = tuple(found)
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", result.source.path, exc_info=True)
