@@ -1,11 +1,12 @@
-"""Throughput of SBD segmentation: predictor + rule windows/s against the encoder's windows/s.
+"""What `segment` spends its time on: decode + features, the shot stage, fitting SBD, detection.
 
-Encodes a synthetic video with the segmenting encoder (flow-hof, 1 s windows every 0.1 s),
-then runs `PredictionErrorDetector.detect` with the shipped demo predictor on those
-features (on CUDA when present). Prints both rates and their ratio: how many times faster
-the detector is than the encoder that feeds it.
+Segments a synthetic video (or VIDEO) with the defaults, as `vidskill segment VIDEO` does
+(shots on the decoded frames, motion-kin features, SBD fitted on the video itself), timing
+each stage in CPU seconds of this process (torch runs on one thread), and prints the shot
+stage's share of the whole: it must stay under 10%.
 
     .venv/bin/python bench/segment.py --minutes 1
+    .venv/bin/python bench/segment.py --video ../shared/media/goldeneye-vfr-drop3.mp4
 """
 
 from __future__ import annotations
@@ -19,34 +20,59 @@ import torch
 
 from vidskill.boundaries import get_detector
 from vidskill.demo.corpus import write_long_video
-from vidskill.segment import segment_encoder, video_features
+from vidskill.segment import (
+    SEGMENT_ENCODER,
+    cut_video,
+    default_fps,
+    fit_detector,
+    segment_encoder,
+    shot_features,
+)
+from vidskill.shots import get_shot_detector
+
+
+def run(video: Path) -> dict[str, float]:
+    """CPU seconds per stage of segmenting `video` with the defaults."""
+    shots = get_shot_detector()
+    spent = 0.0
+    push = shots.push
+
+    def timed(frames) -> None:
+        nonlocal spent
+        t = time.process_time()
+        push(frames)
+        spent += time.process_time() - t
+
+    shots.push = timed
+    encoder = segment_encoder()
+    detector = get_detector("sbd")
+    t0 = time.process_time()
+    decoded = shot_features(video, encoder, shots)
+    t1 = time.process_time()
+    fit_detector(detector, [decoded])
+    t2 = time.process_time()
+    seglist = cut_video(decoded, detector, encoder, default_fps(encoder))
+    t3 = time.process_time()
+    return {"decode + features": t1 - t0 - spent, "shots": spent, "fit": t2 - t1,
+            "detect": t3 - t2, "total": t3 - t0, "segments": len(seglist.segments),
+            "seconds": decoded.info.duration}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=1.0)
-    ap.add_argument("--repeat", type=int, default=3, help="detector runs (best is kept)")
+    ap.add_argument("--video", type=Path, help="a video instead of a synthetic one")
     args = ap.parse_args()
+    torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        video = write_long_video(Path(tmp) / "bench.mp4", minutes=args.minutes)
-        t0 = time.perf_counter()
-        features = video_features(video.path, segment_encoder())
-        encode_s = time.perf_counter() - t0
-    detector = get_detector("sbd")
-    device = str(detector.predictor_for(features.encoder).model.mean.device)
-    detector.detect(features)  # warm-up: load, first kernels
-    best = float("inf")
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        boundaries = detector.detect(features)
-        best = min(best, time.perf_counter() - t0)
-    n = len(features)
-    enc_rate, det_rate = n / encode_s, n / best
-    print(f"{args.minutes:g} min video, {n} windows, torch threads {torch.get_num_threads()}")
-    print(f"encoder  flow-hof (cpu)     {enc_rate:10.0f} windows/s")
-    print(f"detector sbd ({device:<10}) {det_rate:10.0f} windows/s, "
-          f"{len(boundaries.times)} boundaries")
-    print(f"ratio detector/encoder      {det_rate / enc_rate:10.1f}x")
+        video = args.video or write_long_video(Path(tmp) / "bench.mp4",
+                                               minutes=args.minutes).path
+        t = run(video)
+    print(f"{video.name}: {t['seconds']:.1f} s of video, {t['segments']} segments, "
+          f"encoder {SEGMENT_ENCODER[0]}, torch threads {torch.get_num_threads()}")
+    for stage in ("decode + features", "shots", "fit", "detect", "total"):
+        print(f"{stage:<18} {t[stage]:8.2f} CPU s  {100 * t[stage] / t['total']:5.1f}%")
+    print(f"shot stage / segment: {t['shots'] / t['total']:.3f}")
 
 
 if __name__ == "__main__":
