@@ -248,7 +248,7 @@ def _ingest(args: argparse.Namespace) -> int:
         encoder_settings={e: encoder_settings for e in named} if encoder_settings else None,
         detector=args.detector,
         detector_settings=_key_values(args.detector_setting, "--detector-setting") or None,
-        segment=False if args.no_segment else None,
+        segment=False if args.no_segment else None, shots=args.shots,
     )
     report = ingest(
         args.sources, args.store, settings,
@@ -294,6 +294,9 @@ def _add_ingest(sub) -> None:
     p.add_argument("--detector-setting", action="append", metavar="KEY=VALUE",
                    help="detector option, e.g. min_len=2 or predictor=models/p.pt (repeatable; "
                         "default: the detector's own)")
+    p.add_argument("--shots", choices=SHOT_DETECTORS.names(),
+                   help=f"shot detector on the decoded frames; its cuts and fades always end "
+                        f"a clip of a long video (default {SEGMENT_SHOTS}; none: no shot stage)")
     p.add_argument("--no-segment", action="store_true",
                    help="every video is one skill clip (same as --kind clip)")
     p.add_argument("--kind", default="long", choices=KINDS,
@@ -596,9 +599,9 @@ def _add_segment(sub) -> None:
                         "(default: fitted on the videos given, without labels)")
     p.add_argument("--gap", type=float, help="sbd GAP in nats (default: automatic)")
     p.add_argument("--min-shift", type=float,
-                   help="sbd: how far features must move across a boundary, as a fraction of "
-                        "the distance between unrelated windows (default 0.15; 0 keeps every "
-                        "burst)")
+                   help="sbd with refine=true: how far features must move across a boundary, "
+                        "as a fraction of the distance between unrelated windows (default "
+                        "0.15; 0 keeps every burst)")
     p.add_argument("--min-len", type=float,
                    help="shortest segment, seconds (default: the detector's; sbd 0.5)")
     p.add_argument("--length", type=float,
