@@ -900,7 +900,9 @@ def _add_select(sub) -> None:
     p.add_argument("--encoder", default=DEFAULT_VIDEO_ENCODER, choices=ENCODERS.names(),
                    help=f"video encoder (default {DEFAULT_VIDEO_ENCODER}, the view-robust one)")
     p.add_argument("--similarity", default=DEFAULT_SIMILARITY, choices=list(SIMILARITIES),
-                   help="clip similarity: mean-pooled cosine (default) or DTW over windows")
+                   help="clip similarity: the encoder's own comparison (default; cosine of "
+                   "mean-pooled windows, or flow-profile's DTW of motion profiles), the cosine "
+                   "of clip embeddings, or DTW over windows")
     p.add_argument("--text", default=DEFAULT_TEXT, choices=TEXT_SCORERS.names(),
                    help="text prior (default llm: SmolLM2, local)")
     p.add_argument("-k", type=int, default=3,

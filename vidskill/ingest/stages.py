@@ -23,6 +23,7 @@ from vidskill.boundaries.base import Segment
 from vidskill.encoders import (
     ENCODERS,
     Features,
+    clip_model,
     encode_video_multi,
     encoder_class,
     get_encoder,
@@ -68,6 +69,10 @@ class IngestSettings:
                               f"size={self.size!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        own = [e for e in self.encoders if clip_model(e).own_comparison]
+        if own and self.pooling != POOLINGS[0]:
+            raise ValueError(f"pooling {self.pooling!r} pools windows, but {', '.join(own)} "
+                             f"describe whole clips; use pooling {POOLINGS[0]!r}")
         unknown = set(self.encoder_settings) - set(self.encoders)
         if unknown:
             raise ValueError(f"encoder_settings names encoders not in use: {sorted(unknown)}")

@@ -16,18 +16,20 @@ from vidskill.select.templates import load_templates
 from vidskill.select.text import get_text_scorer
 from vidskill.select.video_scores import (
     DEFAULT_K,
+    DEFAULT_SIMILARITY,
     HumanClips,
     VideoScorer,
     human_clips_by_query,
     human_clips_from_folder,
     human_clips_from_store,
+    source_name,
 )
 from vidskill.store import ClipStore
 
 # Selection's defaults, read by `vidskill select` and select jobs too: the view-robust
-# encoder (robot and human video come from different cameras), mean-pooled cosine, the LLM.
+# encoder (robot and human video come from different cameras) with its own comparison
+# (DEFAULT_SIMILARITY, "encoder"), the LLM prior.
 DEFAULT_VIDEO_ENCODER = "flow-motion"
-DEFAULT_SIMILARITY = "cosine"
 DEFAULT_TEXT = "llm"
 
 
@@ -60,7 +62,7 @@ def choose(
     """
     cache = user_cache_dir() if cache is None else cache
     templates = load_templates(templates_file)
-    rule = method_rule(method, _source(encoder, similarity), k)
+    rule = method_rule(method, source_name(encoder, similarity), k)
     humans = None
     video = {}
     if rule.needs_video:
@@ -82,7 +84,3 @@ def choose(
     ranking = TemplateSelector(templates, prior, rule).rank(skill, video)
     return Choice(ranking, humans)
 
-
-def _source(encoder: str, similarity: str) -> str:
-    """The score source name a `VideoScorer` with these settings reports."""
-    return encoder if similarity == "cosine" else f"{encoder}:{similarity}"

@@ -449,6 +449,10 @@ class Catalog:
             # earlier failures at this path (unreadable then, or other content) are outdated
             self._db.execute("DELETE FROM videos WHERE path = ? AND status = 'failed' AND id != ?",
                              (path, video_id))
+            self._db.executemany(  # what a stored clip's features were made with
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                [(f"feature_settings/{enc}", json.dumps(f.settings, sort_keys=True, default=str))
+                 for enc, f in features.items()])
             self._db.execute(
                 "UPDATE videos SET path = ?, settings_hash = ?, status = 'done', error = NULL,"
                 " kind = ?, label = ?, domain = ?, metadata = ?, duration = ?, updated = ?"
@@ -622,7 +626,11 @@ class Catalog:
                              f"re-ingest the video ({video_id}) after `vidskill store remove "
                              f"--store {self.path} --video {video_id}`") from None
         row = self._db.execute("SELECT path FROM videos WHERE id = ?", (video_id,)).fetchone()
-        return Features(data, times[:, 0], times[:, 1], encoder, source=row["path"] if row else "")
+        settings = self._db.execute("SELECT value FROM meta WHERE key = ?",
+                                    (f"feature_settings/{encoder}",)).fetchone()
+        return Features(data, times[:, 0], times[:, 1], encoder,
+                        json.loads(settings["value"]) if settings else {},
+                        source=row["path"] if row else "")
 
     # -- segments ----------------------------------------------------------------------
 
