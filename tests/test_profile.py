@@ -115,3 +115,24 @@ def test_store_reranks_its_shortlist_with_the_encoder_comparison(tmp_path):
         store.clip_features(seg, "flow-profile")))
     assert store.features(seg.video_id, "flow-profile").settings == {}  # as given here
     store.close()
+
+
+def test_one_row_per_flow_pair_at_a_low_frame_rate():
+    """Flow pairs longer than a step (5 fps) still give rows: one per pair."""
+    from vidskill.flow import Flow
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (9, 40, 40, 3), dtype=np.uint8)
+    flow = Flow(rng.normal(size=(8, 40, 40, 2)).astype(np.float32), np.arange(8) * 0.2,
+                np.full(8, 0.2), "five-fps")
+    enc = ProfileEncoder()
+    feats = enc.encode_flow(flow, frames=_frames(images, 0.2))
+    assert len(feats) == 8 and np.allclose(feats.times, np.arange(8) * 0.2 + 0.15)
+    assert len(enc.encode_flow(Flow(flow.data, np.arange(8) * 0.05, np.full(8, 0.05), "x"),
+                               frames=_frames(images, 0.05))) == 4  # 20 fps: two pairs a step
+
+
+def _frames(images, step):
+    from vidskill.video import Frames
+
+    return Frames(images, np.arange(len(images)) * step, np.arange(len(images)), "x", 1 / step)

@@ -7,7 +7,8 @@ This encoder keeps one row per step (0.1 s) of raw motion signals, and every cli
 descriptor is computed from the clip's own rows once its extent is known (a query clip, a
 stored segment, a template execution), so the store and direct comparison use one function.
 
-Per step (one flow pair at 10 fps; the pairs inside a step are averaged by duration):
+Per step of 0.1 s (one flow pair at 10 fps; at a higher rate the pairs of a step are
+averaged by duration, at a lower rate each pair is one row):
 - energy: mean speed of all pixels after subtracting the pair's median flow (camera motion),
   in short sides per second at half resolution (as flow-motion);
 - z: flow-motion's structure-weighted mean moving flow (x + iy), for the periodic block;
@@ -65,10 +66,10 @@ import vidskill.encoders.motion as motion
 from vidskill.dtw import sqeuclidean_total
 from vidskill.encoders.base import POOLINGS, Features, check_comparable
 from vidskill.encoders.flowbase import FlowEncoder, l2, velocity
-from vidskill.encoders.windows import Windows
+from vidskill.encoders.windows import Steps, Windows
 from vidskill.flow import Flow, FlowEstimator
 
-STEP = 0.1          # seconds per row: one flow pair at the default 10 fps
+STEP = 0.1          # seconds per row: one flow pair at the default 10 fps (one per pair below)
 GRID = 4            # cells per side of the flow field kept for self-similarity
 L = 32              # resampled steps of the DTW profile: phases of ~1/16 of the clip
 LAGS = (1, 2, 4)    # lags (resampled steps) of the flow-field change channels: within 1/8
@@ -83,12 +84,14 @@ EPS = 1e-6          # floor inside logs (speeds are ~1e-3-1 short sides per seco
 VERSION = 1         # bump when the output changes without a settings change
 
 
-def resample(x: np.ndarray, n: int) -> np.ndarray:
-    """(T, C) rows linearly resampled to n rows over the same normalised time [0, 1]."""
+def resample(x: np.ndarray, n: int, times: np.ndarray | None = None) -> np.ndarray:
+    """(T, C) rows at `times` (default evenly spaced) linearly resampled to n rows evenly
+    spaced over the same span, i.e. on the clip's normalised time [0, 1]."""
     x = np.asarray(x, np.float64).reshape(len(x), -1)
     if len(x) == 1:
         return np.repeat(x, n, axis=0)
-    t, tt = np.linspace(0, 1, len(x)), np.linspace(0, 1, n)
+    t = np.arange(len(x), dtype=np.float64) if times is None else np.asarray(times, np.float64)
+    tt = np.linspace(t[0], t[-1], n)
     return np.stack([np.interp(tt, t, x[:, j]) for j in range(x.shape[1])], axis=1)
 
 
@@ -213,6 +216,7 @@ class ProfileEncoder(FlowEncoder):
     def __init__(self, step: float = STEP, grid: int = GRID,
                  flow: FlowEstimator | str | dict = "dis"):
         super().__init__(step, step, flow)
+        self.windows = Steps(float(step), float(step))   # one row per pair at a low rate
         if grid < 1:
             raise ValueError(f"grid needs at least one cell per side, got {grid}")
         self.grid = int(grid)
@@ -253,13 +257,14 @@ class ProfileEncoder(FlowEncoder):
                              "(3 + 2 G^2 numbers per step)")
         data = features.data.astype(np.float64)
         energy, z, fields = data[:, 0], data[:, 1] + 1j * data[:, 2], data[:, 3:]
-        f = resample(fields, L)
-        channels = [np.log(resample(energy, L)[:, 0] + EPS)]
+        t = features.times
+        f = resample(fields, L, t)
+        channels = [np.log(resample(energy, L, t)[:, 0] + EPS)]
         for lag in LAGS:
             d = np.linalg.norm(f[lag:] - f[:-lag], axis=1)
             channels.append(np.log(np.concatenate([d, np.repeat(d[-1:], lag)]) + EPS))
         profile = zscore(np.stack(channels, axis=1))
-        fs = resample(fields, SSM_STEPS)
+        fs = resample(fields, SSM_STEPS, t)
         sq = (fs ** 2).sum(1)
         dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * fs @ fs.T, 0.0))
         ssm = centred_unit(dist[np.triu_indices(SSM_STEPS, 1)])

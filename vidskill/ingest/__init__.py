@@ -23,7 +23,7 @@ from vidskill.ingest.manifest import Source, SourceNotFoundError, resolve_source
 from vidskill.ingest.query import query_features
 from vidskill.ingest.stages import (
     DEFAULT_DETECTOR,
-    DEFAULT_INGEST_ENCODER,
+    DEFAULT_INGEST_ENCODERS,
     IngestSettings,
     PrefetchReader,
     VideoResult,
@@ -260,7 +260,7 @@ def _fail(store: ClipStore, source: Source, key: str, reason: str, settings: Ing
 
 
 __all__ = [
-    "DEFAULT_DETECTOR", "DEFAULT_INGEST_ENCODER", "ENGINES", "Executor", "IngestReport",
+    "DEFAULT_DETECTOR", "DEFAULT_INGEST_ENCODERS", "ENGINES", "Executor", "IngestReport",
     "IngestSettings", "LocalExecutor", "PrefetchReader", "Source", "VideoResult",
     "encode_source", "ingest", "make_executor", "prefetch", "process_video", "query_features",
     "resolve_sources", "segment_result",

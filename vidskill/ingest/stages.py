@@ -37,20 +37,25 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DETECTOR = "novelty"
 # A store is searched across cameras (human video vs robot recordings), so its default
-# embedding is the view-robust flow descriptor, not the viewpoint-bound flow-hof grid.
-DEFAULT_INGEST_ENCODER = "flow-motion"
+# search encoder (the first) is flow-profile, which matched the task across two cameras of
+# real footage (MetaWorld renders, README); flow-motion's window descriptors cut the long
+# videos (on flow-profile's 0.1 s rows the novelty detector found fewer true boundaries).
+DEFAULT_INGEST_ENCODERS = ("flow-profile", "flow-motion")
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """How videos become clips. The first encoder's features drive segmentation.
+    """How videos become clips.
 
     encoders/encoder_settings, fps, size and pooling fix the embedding space and are
-    recorded in the store (a store holds one); the detector applies to 'long' videos only.
+    recorded in the store (a store holds one; its first encoder is the one searched by
+    default); the detector applies to 'long' videos only and reads the features of
+    `segment_with` ("" = the first encoder whose rows describe windows, i.e. not one with
+    its own clip comparison, else the first encoder).
     """
 
-    encoders: tuple[str, ...] = (DEFAULT_INGEST_ENCODER,)
+    encoders: tuple[str, ...] = DEFAULT_INGEST_ENCODERS
     encoder_settings: dict = field(default_factory=dict)
     detector: str = DEFAULT_DETECTOR
     detector_settings: dict = field(default_factory=dict)
@@ -59,6 +64,7 @@ class IngestSettings:
     pooling: str = "mean"
     segment: bool = True
     chunk_seconds: float = 10.0
+    segment_with: str = ""
 
     def __post_init__(self) -> None:
         if not self.encoders:
@@ -76,6 +82,17 @@ class IngestSettings:
         unknown = set(self.encoder_settings) - set(self.encoders)
         if unknown:
             raise ValueError(f"encoder_settings names encoders not in use: {sorted(unknown)}")
+        if self.segment_with and self.segment_with not in self.encoders:
+            raise ValueError(f"segment_with {self.segment_with!r} is not one of the encoders "
+                             f"({', '.join(self.encoders)}); add it to the encoders")
+
+    @property
+    def segmenting_encoder(self) -> str:
+        """The encoder whose features the detector reads (see the class docstring)."""
+        if self.segment_with:
+            return self.segment_with
+        windows = [e for e in self.encoders if not clip_model(e).own_comparison]
+        return (windows or list(self.encoders))[0]
 
     def store_settings(self) -> dict:
         """The settings that fix the embedding space, as recorded in the store."""
@@ -117,7 +134,10 @@ class IngestSettings:
         """How this source is cut into clips."""
         if source.whole or not self.segment:
             return {"segment": "whole"}
-        return {"detector": self.detector, "detector_settings": self.detector_settings}
+        how = {"detector": self.detector, "detector_settings": self.detector_settings}
+        if self.segmenting_encoder != self.encoders[0]:  # (stores cut by the first keep their digest)
+            how["features"] = self.segmenting_encoder
+        return how
 
     def digest(self, source: Source) -> str:
         """Hash of everything that decides this source's clips (skip when unchanged)."""
@@ -234,7 +254,7 @@ def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
     t0 = time.perf_counter()
     try:
         features, duration = encode(source.path, settings)
-        if len(features[settings.encoders[0]]) == 0:
+        if len(features[settings.segmenting_encoder]) == 0:
             raise ValueError("no feature window fits in the video: it is too short to encode")
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", source.path, exc_info=True)
@@ -247,12 +267,16 @@ def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult
     if result.error is not None:
         return result
     t0 = time.perf_counter()
-    first = result.features[settings.encoders[0]]
     try:
         if settings.segmentation(result.source).get("segment") == "whole":
-            segments: tuple[Segment, ...] = (Segment(float(first.starts[0]), float(first.ends[-1])),)
+            # the whole video: from the earliest to the latest feature time of any encoder
+            # (long windows may stop short of the end that 0.1 s rows reach)
+            present = [f for f in result.features.values() if len(f)]
+            segments: tuple[Segment, ...] = (Segment(min(float(f.starts[0]) for f in present),
+                                                     max(float(f.ends[-1]) for f in present)),)
         else:
-            segments = tuple(_detector(settings).detect(first).segments())
+            features = result.features[settings.segmenting_encoder]
+            segments = tuple(_detector(settings).detect(features).segments())
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", result.source.path, exc_info=True)
         return VideoResult(result.source, error=failure_reason(e),

@@ -26,6 +26,7 @@ import numpy as np
 from vidskill.encoders import clip_model
 from vidskill.errors import VidskillError
 from vidskill.metrics import recall_at_k, selection_accuracy
+from vidskill.select.choose import DEFAULT_VIDEO_ENCODER
 from vidskill.select.fusion import TEXT, Ranking, fuse, method_rule
 from vidskill.select.templates import Template, load_templates
 from vidskill.select.text import TEXT_SCORERS, get_text_scorer
@@ -60,7 +61,7 @@ class LabelledCorpus(Protocol):
 
 FLOW_ENCODERS = ("flow-hof", "flow-motion", "flow-profile", "flow-cnn")
 VIDEO_MODELS = ("r3d_18", "s3d")
-FUSED_ENCODER = "flow-motion"
+FUSED_ENCODER = DEFAULT_VIDEO_ENCODER
 
 
 @dataclass(frozen=True)
