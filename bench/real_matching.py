@@ -21,10 +21,12 @@ Sections (each prints markdown tables; the first always runs):
 - choose: the headline decisions again end to end through `vidskill.choose()` with every
   default (template TOML files and human folders written under --work);
 - tempo: the select section's top-1 (templates camera B) with the templates re-timed x0.5,
-  x1.5 and x2 (every 1st, 3rd or 4th frame of the 20 fps files, played at 10 fps).
+  x1.5 and x2 (every 1st, 3rd or 4th frame of the 20 fps files, played at 10 fps);
+- extent: the same with the templates' clips cut short (10% off the start, the end, both
+  ends, 20% off the start): how exactly clips must hold one skill from start to end.
 
     python bench/real_matching.py [--data ../shared/metaworld-dev] [--work DIR]
-        [--sections direct store select choose tempo] [--encoders flow-hof flow-motion flow-profile]
+        [--sections store select choose tempo extent] [--encoders flow-hof flow-motion flow-profile]
 """
 
 from __future__ import annotations
@@ -238,7 +240,7 @@ def store_path(clips: list[Clip], work: Path, mats: dict, encoders: Sequence[str
     A = [c for c in clips if c.view == "A"]
     B = [c for c in clips if c.view == "B"]
     print("| encoder | A->B R@1 / R@5 | B->A R@1 / R@5 | top-5 equal to the direct path | "
-          "deepest index rank of a re-ranked top-5 clip |\n|---|---|---|---|---|")
+          "deepest index rank of a re-ranked top-1 / top-5 clip |\n|---|---|---|---|---|")
     with ClipStore(root) as store:
         segment = {Path(s.video_path).name: s.id for s in store.segments()}
         feats = {c.name: query_features(c.path, store) for c in clips}
@@ -260,8 +262,9 @@ def store_path(clips: list[Clip], work: Path, mats: dict, encoders: Sequence[str
                                                  for q_ in q])) for k in (1, 5)]))
             depth = "-"
             if clip_model(enc).own_comparison:
-                depth = str(max(index_depth(mats[enc, "cosine"], S, A, B),
-                                index_depth(mats[enc, "cosine"].T, S.T, B, A)))
+                depth = " / ".join(str(max(index_depth(mats[enc, "cosine"], S, A, B, k),
+                                           index_depth(mats[enc, "cosine"].T, S.T, B, A, k)))
+                                   for k in (1, 5)) + f" of {len(B) - 1}"
             print(f"| {enc} | {cells[0]} | {cells[1]} | {same:.2f} | {depth} |")
     cli = subprocess.run([sys.executable, "-m", "vidskill.cli", "query", str(A[0].path),
                           "--store", str(root), "--domain", "camB", "-k", "5", "--json",
@@ -274,13 +277,13 @@ def store_path(clips: list[Clip], work: Path, mats: dict, encoders: Sequence[str
 
 
 def index_depth(index_sims: np.ndarray, S: np.ndarray, queries: list[Clip],
-                gallery: list[Clip]) -> int:
-    """The deepest rank (1-based) in the index order of any clip of a query's top-5 by S."""
+                gallery: list[Clip], k: int) -> int:
+    """The deepest rank (1-based) in the index order of any clip of a query's top-k by S."""
     deepest = 0
     for i, q in enumerate(queries):
         ok = np.array([not (g.task == q.task and g.seed == q.seed) for g in gallery])
         by_index = list(np.argsort(-np.where(ok, index_sims[i], -np.inf), kind="stable"))
-        top = np.argsort(-np.where(ok, S[i], -np.inf), kind="stable")[:5]
+        top = np.argsort(-np.where(ok, S[i], -np.inf), kind="stable")[:k]
         deepest = max(deepest, max(by_index.index(j) + 1 for j in top))
     return deepest
 
@@ -360,12 +363,35 @@ def tempo(feats, A: list[Clip], B: list[Clip], encoders: Sequence[str]) -> None:
         print(f"| {label(enc, sim)} | " + " | ".join(cells) + " |")
 
 
+CUTS = {"10% off the start": (0.1, 0.0), "10% off the end": (0.0, 0.1),
+        "10% off both ends": (0.1, 0.1), "20% off the start": (0.2, 0.0)}
+
+
+def extent(feats, A: list[Clip], B: list[Clip], encoders: Sequence[str]) -> None:
+    prior = text_prior(sorted({c.task for c in A}))
+    print("\n## Templates cut short (camera B clips trimmed, humans camera A whole; all seeds; "
+          "selection top-1 flow)\n")
+    print("| encoder / similarity | whole | " + " | ".join(CUTS) + " |\n|---|---|"
+          + "---|" * len(CUTS))
+    for enc in encoders:
+        cells = []
+        for head, tail in [(0.0, 0.0), *CUTS.values()]:
+            cut = []
+            for b in B:
+                f = feats[b.name][enc]
+                t0, t1 = float(f.starts[0]), float(f.ends[-1])
+                cut.append(f.clip(t0 + head * (t1 - t0), t1 - tail * (t1 - t0)))
+            S = matrix([feats[a.name][enc] for a in A], cut, "encoder")
+            cells.append(f"{select(S, A, B, 'B', SPLITS['all'], prior)['flow']:.3f}")
+        print(f"| {label(enc, 'encoder')} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "metaworld-dev")
     ap.add_argument("--work", type=Path, default=Path("/tmp/vidskill-real-matching"))
     ap.add_argument("--sections", nargs="*", default=["store", "select", "choose"],
-                    choices=["store", "select", "choose", "tempo"])
+                    choices=["store", "select", "choose", "tempo", "extent"])
     ap.add_argument("--encoders", nargs="+", default=list(ENCODERS))
     args = ap.parse_args(argv)
     if not (args.data / "labels.json").exists():
@@ -389,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         choose_end_to_end(clips, args.work, cache)
     if "tempo" in args.sections:
         tempo(feats, A, B, [e for e in args.encoders if e != "flow-hof"])
+    if "extent" in args.sections:
+        extent(feats, A, B, [e for e in args.encoders if e != "flow-hof"])
     return 0
 
 

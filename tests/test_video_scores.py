@@ -118,3 +118,5 @@ def test_ablation_decisions_on_the_demo_corpus(corpus, cache):
     fused = ablation.row("fused: evidence (lexical + flow-motion)")
     assert {s: r.best for s, r in fused.rankings.items()} == {
         s: r.best for s, r in flow.rankings.items()}
+    profile = ablation.row("video: flow-profile")
+    assert profile.top1 >= 6 * ablation.chance and profile.recall3 >= 0.75

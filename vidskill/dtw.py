@@ -148,8 +148,10 @@ def sqeuclidean_total(x: np.ndarray, ys: np.ndarray | Sequence[np.ndarray],
         return np.array([dtw_ndim.distance_fast(q, np.ascontiguousarray(batch[k, :lengths[k]]),
                                                 window=window) ** 2
                          for k in range(len(batch))])
-    cost = ((x[None, :, None, :] - batch[:, None, :, :]) ** 2).sum(-1)
-    return accumulate(cost, lengths, band)[0]
+    # |x - y|^2 = |x|^2 + |y|^2 - 2 x.y: (N, n, m) memory, not (N, n, m, C)
+    cross = np.einsum("ic,kjc->kij", x, batch)
+    cost = (x ** 2).sum(1)[None, :, None] + (batch ** 2).sum(2)[:, None, :] - 2 * cross
+    return accumulate(np.maximum(cost, 0.0), lengths, band)[0]
 
 
 def mean_cosine(x: np.ndarray, y: np.ndarray) -> float:
