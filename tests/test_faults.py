@@ -458,7 +458,7 @@ def _bad_inputs(store: Path, root: Path, clip: Path) -> list[tuple[list[str], in
         (["query", "--store", str(store), "--vector", str(root / "zeros.npy")], 2,
          ["all zeros"]),
         (["query", "--store", str(store), str(clip), "--start", "50", "--end", "60"], 2,
-         [clip.name, "no flow-motion window lies in 50-60 s", "give a range inside the video"]),
+         [clip.name, "no flow-profile window lies in 50-60 s", "give a range inside the video"]),
         (["query", "--store", str(root / "afile"), "--segment", "1"], 2,
          ["afile is a file, not a store folder"]),
         (["ingest", str(clip), "--store", str(root / "afile")], 2, ["afile is a file"]),

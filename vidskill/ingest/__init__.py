@@ -244,7 +244,9 @@ def _commit(result: VideoResult, digest: str, store: ClipStore, settings: Ingest
         return
     store.add_video(str(source.path), digest, settings.digest(source), result.features,
                     list(result.segments), duration=result.duration, kind=source.kind,
-                    label=source.label, domain=source.domain, metadata=source.metadata)
+                    label=source.label, domain=source.domain, metadata=source.metadata,
+                    cut_by=None if source.whole or not settings.segment
+                    else settings.segmenting_encoder)
     report.done.append(str(source.path))
     report.clips += len(result.segments)
 

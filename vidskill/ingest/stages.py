@@ -115,8 +115,8 @@ class IngestSettings:
     def validate(self) -> None:
         """Check every option before any video is read: each encoder's settings against its
         constructor (the CPU encoders are built, so bad values fail too; GPU models are not
-        loaded here), and the detector built and asked whether it can cut the first
-        encoder's features (SBD needs a predictor for them)."""
+        loaded here), and the detector built and asked whether it can cut the features of
+        `segmenting_encoder` (SBD needs a predictor for them)."""
         for name in self.encoders:
             ENCODERS.check(name, self.encoder_settings.get(name, {}))
         try:
@@ -128,7 +128,7 @@ class IngestSettings:
         except (ValueError, TypeError) as e:
             raise ConfigError(f"bad settings for encoders {list(self.encoders)} or detector "
                               f"{self.detector!r}: {e}") from None
-        detector.check_features(self.encoders[0])
+        detector.check_features(self.segmenting_encoder)
 
     def segmentation(self, source: Source) -> dict:
         """How this source is cut into clips."""

@@ -85,8 +85,9 @@ def store_report(store, out: str | os.PathLike, *, title: str = "vidskill store"
                  truth: dict[str, Sequence[float]] | None = None,
                  notes: dict[str, str] | None = None, progress: bool = False) -> Report:
     """A report of a clip store: a timeline for each segmented (long) video, a card for
-    every clip with its `neighbours` nearest clips (cosine similarity of the embeddings
-    of the store's first encoder). `truth` maps a video path to its true boundaries."""
+    every clip with its `neighbours` nearest clips (by the store's first encoder: the
+    cosine of its embeddings, or its own comparison). `truth` maps a video path to its
+    true boundaries."""
     out = Path(out)
     videos = store.videos(status="done")
     seglists = store_segment_lists(store, signal_detector=signal_detector)

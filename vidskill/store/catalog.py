@@ -421,11 +421,13 @@ class Catalog:
         domain: str | None = None,
         metadata: dict | None = None,
         duration: float | None = None,
+        cut_by: str | None = None,
     ) -> int:
         """Store one video's features and clips; returns its id. All or nothing on a crash.
 
         A video already in the catalog (same content) is replaced: its old clips go in the
         same transaction that adds the new ones, as do failures recorded for the same path.
+        cut_by: the encoder whose features a detector cut the video with (`cut_by_encoder`).
         """
         self._require_lock()
         if not features:
@@ -453,6 +455,9 @@ class Catalog:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
                 [(f"feature_settings/{enc}", json.dumps(f.settings, sort_keys=True, default=str))
                  for enc, f in features.items()])
+            if cut_by is not None:
+                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cut_by', ?)",
+                                 (cut_by,))
             self._db.execute(
                 "UPDATE videos SET path = ?, settings_hash = ?, status = 'done', error = NULL,"
                 " kind = ?, label = ?, domain = ?, metadata = ?, duration = ?, updated = ?"
@@ -688,6 +693,12 @@ class Catalog:
         return int(self._db.execute(
             "SELECT count(*) FROM embeddings WHERE encoder = ?", (encoder,)
         ).fetchone()[0])
+
+    def cut_by_encoder(self) -> str:
+        """The encoder whose features cut the store's long videos (the last ingest's
+        `segment_with`; the first encoder for stores that did not record it)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'cut_by'").fetchone()
+        return str(row["value"]) if row else self.default_encoder()
 
     def default_encoder(self) -> str:
         encoders = self.encoders()
