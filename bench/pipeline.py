@@ -1,7 +1,7 @@
 """End-to-end ingest speed as a ratio to decode-only speed, and peak memory against length.
 
 Throughput: `process_video` (decode, flow, encoders, segmentation; default `IngestSettings`:
-flow-motion on DIS, novelty detector, 10 fps, 160 px) on a long demo video, in source-video
+flow-profile and flow-motion on DIS, novelty detector, 10 fps, 160 px) on a long demo video, in source-video
 seconds per wall second and frames/s, as a ratio to decoding the same file at the same rate
 and size in the same run (target: >= 0.7). Both open the file at the settings' fps and
 size, so both resize inside the decoder; the decode columns name the backend and output
@@ -153,7 +153,7 @@ def main() -> None:
         rss_child(args.rss_child, args.rss_fps)
         return
     args.cache.mkdir(parents=True, exist_ok=True)
-    named = {"default CPU (DIS + flow-motion, 160 px)": IngestSettings()}
+    named = {"default CPU (DIS + flow-profile + flow-motion, 160 px)": IngestSettings()}
     import torch
 
     if torch.cuda.is_available():
