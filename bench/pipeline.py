@@ -153,7 +153,9 @@ def main() -> None:
         rss_child(args.rss_child, args.rss_fps)
         return
     args.cache.mkdir(parents=True, exist_ok=True)
-    named = {"default CPU (DIS + flow-profile + flow-motion, 160 px)": IngestSettings()}
+    named = {"default CPU (DIS + flow-profile + flow-motion, 160 px)": IngestSettings(),
+             "DIS + flow-motion alone (the default before flow-profile)":
+             IngestSettings(encoders=("flow-motion",))}
     import torch
 
     if torch.cuda.is_available():
@@ -172,8 +174,9 @@ def main() -> None:
         for name, vps, fps, dfps, ratio, how in rows:
             print(f"{f'{w}x{h}@{rate:g}':<12} {name:<40} {vps:>9.2f} {fps:>9.1f} {dfps:>10.1f} "
                   f"{ratio:>6.3f}  {how}", flush=True)
-        if len(rows) == 3:
-            print(f"RAFT-small + r3d_18 vs RAFT-small alone: {rows[2][1] / rows[1][1]:.3f}")
+        print(f"default vs flow-motion alone: {rows[0][1] / rows[1][1]:.3f}")
+        if len(rows) == 4:
+            print(f"RAFT-small + r3d_18 vs RAFT-small alone: {rows[3][1] / rows[2][1]:.3f}")
     if not args.minutes:
         return
     print(f"\npeak RSS of a subprocess running process_video at {args.rss_fps:g} fps")

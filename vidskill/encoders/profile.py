@@ -65,7 +65,7 @@ import numpy as np
 import vidskill.encoders.motion as motion
 from vidskill.dtw import sqeuclidean_total
 from vidskill.encoders.base import POOLINGS, Features, check_comparable
-from vidskill.encoders.flowbase import FlowEncoder, l2, velocity
+from vidskill.encoders.flowbase import FlowEncoder, l2
 from vidskill.encoders.windows import Steps, Windows
 from vidskill.flow import Flow, FlowEstimator
 
@@ -81,7 +81,7 @@ REPEAT_LAGS = 0.6   # longest lag for a repeat, fraction of the clip: >= 5/3 cyc
 DESPIKE = 5.0       # robust SDs above the median beyond which a step is a flow failure
 SPECTRAL_WINDOW, SPECTRAL_STRIDE = 4.0, 1.0   # flow-motion's windows for the periodic block
 EPS = 1e-6          # floor inside logs (speeds are ~1e-3-1 short sides per second)
-VERSION = 1         # bump when the output changes without a settings change
+VERSION = 2         # bump when the output changes without a settings change
 
 
 def resample(x: np.ndarray, n: int, times: np.ndarray | None = None) -> np.ndarray:
@@ -229,10 +229,9 @@ class ProfileEncoder(FlowEncoder):
         u, vv, mag, wgt = motion.moving_flow(flow, images)   # half resolution, median removed
         p = len(u)
         total = wgt.reshape(p, -1).sum(1) + 1e-12
-        v = velocity(flow)
-        v = v - np.median(v.reshape(p, -1, 2), axis=1)[:, None, None, :]
-        cells = np.stack([cv2.resize(np.ascontiguousarray(f), (self.grid, self.grid),
-                                     interpolation=cv2.INTER_AREA) for f in v])
+        v = np.stack([u, vv], axis=-1).astype(np.float32)   # cell means: half resolution will do
+        cells = np.stack([cv2.resize(f, (self.grid, self.grid), interpolation=cv2.INTER_AREA)
+                          for f in v])
         return {"energy": mag.reshape(p, -1).mean(1),
                 "z": (wgt * (u + 1j * vv)).reshape(p, -1).sum(1) / total,
                 "grid": cells.reshape(p, -1)}
