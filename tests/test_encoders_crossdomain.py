@@ -48,7 +48,8 @@ def test_view_robust_encoders_match_across_cameras(accuracy, similarity):
     # at their own tempo; 0.938 when they ran at the human tempo) and 0.688 with seed 1:
     # two more clips may go, a halving may not
     assert accuracy["flow-motion", similarity] >= 0.625
-    assert accuracy["flow-profile", similarity] >= 4 * CHANCE
+    # flow-profile measured 0.750 (its comparison) and 0.688 (index cosine): one more may go
+    assert accuracy["flow-profile", similarity] >= 0.5625
 
 
 @pytest.mark.slow
