@@ -25,6 +25,10 @@ class StoreSettingsError(StoreError):
     """The settings asked for differ from those the store was built with."""
 
 
+class EmptyQueryError(StoreError, ValueError):
+    """The query embeds to the zero vector (nothing moves in it), so it ranks nothing."""
+
+
 class SegmentNotFoundError(StoreError, KeyError):
     """No segment has the id given."""
 

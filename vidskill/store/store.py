@@ -30,7 +30,7 @@ from vidskill.encoders.base import Features
 from vidskill.encoders.registry import clip_model
 from vidskill.errors import DimensionMismatchError
 from vidskill.store.catalog import Catalog, SegmentRecord
-from vidskill.store.errors import StoreError
+from vidskill.store.errors import EmptyQueryError, StoreError
 from vidskill.store.index import (
     EXACT_FILTER_LIMIT,
     _check_factory,
@@ -202,7 +202,7 @@ class ClipStore(Catalog):
                 raise ValueError(f"a query vector must be 1-D, got shape {vec.shape}")
         vec = _normalise(vec)
         if not vec.any():
-            raise ValueError("the query vector is all zeros (a clip without motion gives no "
+            raise EmptyQueryError("the query vector is all zeros (a clip without motion gives no "
                              "flow features), so every clip is as near as any other; query "
                              "with a clip in which something moves")
         dim = self.dim(encoder)
