@@ -95,6 +95,8 @@ def test_store_clips_by_label_and_by_query(corpus, cache, tmp_path):
         query = corpus.select(domain="human", kind="clip", label="wipe")[0].path
         by_query = human_clips_by_query("wipe the table", query, store, scorer, n=3)
         assert len(by_query.clips) == 4 and by_query.names[0] == query.name
+        # the query is in the store: its own clip is the query, not also one of its neighbours
+        assert not any(n.startswith(query.name + "@") for n in by_query.names[1:])
         with pytest.raises(NoHumanClipsError, match="no human clips labelled 'fold'"):
             human_clips_from_store("fold", store, scorer, label="fold")
 

@@ -31,7 +31,7 @@ from vidskill.encoders import (
     encode_video_multi,
     get_encoder,
 )
-from vidskill.encoders.cache import FeatureCache
+from vidskill.encoders.cache import FeatureCache, content_hash
 from vidskill.errors import ConfigError
 from vidskill.select.fusion import NoHumanClipsError
 from vidskill.select.similarity import SIMILARITIES, similarities
@@ -244,9 +244,12 @@ def human_clips_from_store(skill: str, store: ClipStore, scorer: VideoScorer,
 
 def human_clips_by_query(skill: str, query: str | os.PathLike, store: ClipStore,
                          scorer: VideoScorer, n: int = 5, domain: str = HUMAN) -> HumanClips:
-    """The query clip and the `n` `domain` clips of the store nearest to it."""
+    """The query clip and the `n` `domain` clips of the store nearest to it; clips cut from
+    the query file itself (the same content already in the store) are not counted twice."""
     feats = scorer.features(query)
-    hits = store.search(feats, n, encoder=scorer.encoder.name, domain=domain)
+    own = store.find_video(content_hash(query))
+    exclude = [c.id for c in store.segments(video_id=own.id)] if own else []
+    hits = store.search(feats, n, encoder=scorer.encoder.name, domain=domain, exclude=exclude)
     clips = [feats, *(store.clip_features(store.segment(h.segment_id), scorer.encoder.name)
                       for h in hits)]
     names = [Path(query).name, *(f"{Path(h.video_path).name}@{h.start:.1f}-{h.end:.1f}s"
