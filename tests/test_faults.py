@@ -457,6 +457,8 @@ def _bad_inputs(store: Path, root: Path, clip: Path) -> list[tuple[list[str], in
          ["x.npz", "one embedding saved with numpy.save"]),
         (["query", "--store", str(store), "--vector", str(root / "zeros.npy")], 2,
          ["all zeros"]),
+        (["query", "--store", str(store), "--segment", "1", "--domain", "robot"], 1,
+         ["no other clip", "domain 'robot'", "vidskill store stats"]),
         (["query", "--store", str(store), str(clip), "--start", "50", "--end", "60"], 2,
          [clip.name, "no flow-profile window lies in 50-60 s", "give a range inside the video"]),
         (["query", "--store", str(root / "afile"), "--segment", "1"], 2,

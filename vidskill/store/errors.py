@@ -29,6 +29,10 @@ class EmptyQueryError(StoreError, ValueError):
     """The query embeds to the zero vector (nothing moves in it), so it ranks nothing."""
 
 
+class NoMatchError(StoreError):
+    """No stored clip passes the query's filters (domain, label)."""
+
+
 class SegmentNotFoundError(StoreError, KeyError):
     """No segment has the id given."""
 
