@@ -2,7 +2,8 @@
 
 Flow: pairs/s of DIS (each preset) and RAFT small/large (random weights: speed only) at
 160 and 224 px short side; a ratio of 1.0 means flow keeps up with decoding (a pair needs
-one new frame). Video encoders: clips/s (one window of `clip_len` frames) against decoding
+one new frame). Flow encoders: pairs/s on flow already computed, and their time as a share
+of DIS medium's. Video encoders: clips/s (one window of `clip_len` frames) against decoding
 the same number of frames. Uses the GPU when there is one. Runs ../shared/media/counter.mp4
 (1080p) when present, else a demo-corpus clip. Prints tables; no assertions.
 """
@@ -24,6 +25,7 @@ from vidskill.video import Frames, open_video
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "counter.mp4"
 SIZES = (160, 224)
 VIDEO_MODELS = ("r3d_18", "r2plus1d_18", "mc3_18", "s3d", "mvit_v2_s")
+FLOW_ENCODERS = ("flow-hof", "flow-motion", "flow-profile")
 
 
 def source_video(tmp: Path) -> Path:
@@ -72,6 +74,21 @@ def bench_flow(path: Path, repeats: int, raft_pairs: int) -> list[tuple]:
     return rows
 
 
+def bench_flow_encoders(path: Path, repeats: int) -> list[tuple]:
+    """Pairs/s of each flow encoder on flow already computed (DIS medium, 160 px), and the
+    ratio to computing that flow."""
+    _, frames = decode(path, 160, repeats)
+    dis = DISFlow("medium")
+    flow_s = timed(lambda: dis(frames), repeats)
+    flow = dis(frames)
+    rows = []
+    for name in FLOW_ENCODERS:
+        enc = get_encoder(name)
+        seconds = timed(lambda enc=enc: enc.encode_flow(flow, frames=frames), repeats)
+        rows.append((name, len(flow) / seconds, seconds / flow_s))
+    return rows
+
+
 def bench_models(path: Path, repeats: int, clips: int) -> list[tuple]:
     rows = []
     fps_decode, frames = decode(path, 160, repeats)
@@ -98,6 +115,9 @@ def main() -> None:
         print(f"\n{'flow':<12}{'size':>9}{'pairs/s':>10}{'decode f/s':>12}{'ratio':>8}")
         for name, size, pairs_s, dec, ratio in bench_flow(path, args.repeats, args.raft_pairs):
             print(f"{name:<12}{size:>9}{pairs_s:>10.2f}{dec:>12.1f}{ratio:>8.3f}")
+        print(f"\n{'flow encoder':<14}{'pairs/s':>10}{'time / DIS medium':>19}   (160 px)")
+        for name, pairs_s, share in bench_flow_encoders(path, args.repeats):
+            print(f"{name:<14}{pairs_s:>10.1f}{share:>19.3f}")
         print(f"\n{'encoder':<12}{'clips/s':>10}{'decode clips/s':>16}{'ratio':>8}   (160 px)")
         for name, clips_s, dec, ratio in bench_models(path, args.repeats, args.clips):
             print(f"{name:<12}{clips_s:>10.3f}{dec:>16.2f}{ratio:>8.4f}")

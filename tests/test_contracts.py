@@ -18,6 +18,7 @@ from vidskill.boundaries import DETECTORS, get_detector
 from vidskill.boundaries.predictor import TrainSettings
 from vidskill.encoders import ENCODERS, TooShortError, get_encoder
 from vidskill.encoders.base import Encoder, Features
+from vidskill.errors import DimensionMismatchError
 from vidskill.flow import FLOWS, Flow, get_flow
 from vidskill.select.fusion import FUSION_RULES, TEXT, fuse, get_fusion
 from vidskill.select.text import TEXT_SCORERS, TextBackendUnavailableError, get_text_scorer
@@ -83,6 +84,35 @@ def test_encoder_contract(name, frames):
     assert empty.data.shape == (0, enc.dim) and empty.encoder == name and empty.source == "x"
     with pytest.raises(TooShortError):
         enc.encode(frames.slice(0, 1))
+
+
+@pytest.mark.parametrize("name", _encoder_params())
+def test_encoder_clip_contract(name, frames):
+    """`embed` and `compare` work from the features alone (class methods, no encoder built):
+    unit vectors of one length, a symmetric similarity in [-1, 1] that is highest for the
+    clip itself, and the inner product of `embed` vectors unless the encoder compares clips
+    itself."""
+    enc = get_encoder(name, **ENCODER_SETTINGS.get(name, {}))
+    model = type(enc)
+    whole = enc.encode(frames)
+    other = enc.encode(_moving_square(seed=1).slice(0, 45))
+    va, vb = model.embed(whole), model.embed(other)
+    assert va.dtype == np.float32 and va.ndim == 1 and va.shape == vb.shape
+    assert np.isfinite(va).all() and np.linalg.norm(va) == pytest.approx(1.0, abs=1e-5)
+    ab, ba = model.compare(whole, other), model.compare(other, whole)
+    assert ab == pytest.approx(ba, abs=1e-9) and -1 - 1e-9 <= ab <= 1 + 1e-9
+    assert model.compare(whole, whole) == pytest.approx(1.0, abs=1e-6)
+    assert ab <= model.compare(whole, whole) + 1e-9
+    np.testing.assert_allclose(model.compare_many(whole, [other, whole]),
+                               [ab, model.compare(whole, whole)], atol=1e-9)
+    if not model.own_comparison:
+        assert ab == pytest.approx(float(va.astype(np.float64) @ vb), abs=1e-5)
+    with pytest.raises(ValueError, match="too short|empty"):
+        model.embed(enc.empty())
+    narrow = Features(np.ones((3, enc.dim + 1), np.float32), np.arange(3.0),
+                      np.arange(3.0) + 1, name)
+    with pytest.raises((DimensionMismatchError, ValueError)):
+        model.compare(whole, narrow)
 
 
 @pytest.mark.parametrize("name", [n for n in ENCODERS if n not in SLOW_ENCODERS])

@@ -22,17 +22,18 @@ def test_small_demo_runs_end_to_end(tmp_path):
     number = {name: float(value.split()[0]) for name, value in figures.items()
               if re.match(r"\d\.\d{3}", value)}
     # measured (seed 0, 2 clips per skill, 2 long videos, SYNTH_VERSION 3): top-1 0.750 for
-    # flow-motion and for the default fusion, recall@5 0.812, label-free boundary F1 0.375,
+    # flow-profile (the default encoder of selection) and for the default fusion, recall@5 0.812, label-free boundary F1 0.375,
     # skill-tcn + SBD boundary F1 1.000; each band lets one more miss through and fails
     # a halving
-    assert number["top-1 template, evidence (lexical + flow-motion)"] >= 0.625
-    assert number["top-1 template, flow-motion alone"] >= 0.625
+    assert number["top-1 template, evidence (lexical + flow-profile)"] >= 0.625
+    assert number["top-1 template, flow-profile alone"] >= 0.625
     assert number["chance top-1"] == 0.1
     assert number["recall@5 of human clips for robot templates"] >= 0.6
     assert number["boundary F1@0.5s, skill-tcn + sbd (2 long videos)"] >= 0.8
     assert number["boundary F1@0.5s, label-free novelty on flow-motion (the store's clips)"] \
         >= 0.25
     assert re.search(r"^video: flow-motion\s+\d\.\d{3}", run.stdout, re.M)
+    assert re.search(r"^video: flow-profile\s+\d\.\d{3}", run.stdout, re.M)
     index = tmp_path / "report" / "index.html"
     assert f"report: {index}" in run.stdout
     page = index.read_text()
@@ -45,7 +46,7 @@ def test_small_demo_runs_end_to_end(tmp_path):
     assert all((index.parent / m).stat().st_size > 100 for m in media)
     assert "Template rankings" in page and "<polyline points=" in page
     assert "nearest clips" in page
-    # the skills flow-motion wins by a clear margin here are chosen right in the report
+    # the skills flow-profile wins by a clear margin here are chosen right in the report
     for skill, template in (("stir", "circle_sweep"), ("press", "press_hold"),
                             ("pour", "slow_tilt"), ("shake", "rapid_oscillate")):
         assert f"{skill}: chose <b>{template}</b> <span class=\"good\">(correct)" in page, skill

@@ -53,7 +53,7 @@ def test_pyscenedetect_csv_reads_and_scores(tmp_path, capsys):
     assert main(["eval-segments", str(path), str(tmp_path / "no-cut-list.csv"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["boundary_F1@0.5s"] == 1.0
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    assert main(["eval-segments", str(tmp_path / "bad.csv"), str(path)]) != 0
+    assert main(["eval-segments", str(tmp_path / "bad.csv"), str(path)]) == 1  # a data problem
     err = capsys.readouterr().err
     assert "bad.csv: a scene-list CSV needs the columns" in err and err.count("\n") == 1
 

@@ -211,6 +211,10 @@ def test_long_video_is_cut_by_the_detector_and_features_kept(tmp_path, corpus):
         assert all(b.start == pytest.approx(a.end) for a, b in zip(segments, segments[1:], strict=False))
         assert {s.domain for s in segments} == {"human"} and feats.dim == get_encoder("flow-motion").dim
         assert store.settings()["fps"] == 5.0
+        # searched by flow-profile, cut by flow-motion's windows; rows keep their settings
+        assert store.default_encoder() == "flow-profile" and store.cut_by_encoder() == "flow-motion"
+        assert store.features(video.id, "flow-profile").settings == get_encoder(
+            "flow-profile").settings
     # the same video with another detector setting is re-cut, not doubled
     again = cli("ingest", str(long_video.path), "--store", str(tmp_path / "s"), *FAST,
                 "--detector", "uniform", "--detector-setting", "length=10")
@@ -218,3 +222,17 @@ def test_long_video_is_cut_by_the_detector_and_features_kept(tmp_path, corpus):
     with ClipStore(tmp_path / "s") as store:
         assert len(store.videos()) == 1 and len(store.segments()) < len(segments)
         assert store.index("flow-motion").ntotal == len(store.segments())
+
+
+def test_which_encoder_cuts_long_videos():
+    assert IngestSettings().encoders == ("flow-profile", "flow-motion")
+    assert IngestSettings().segmenting_encoder == "flow-motion"   # the first with windows
+    assert IngestSettings(encoders=("flow-profile",)).segmenting_encoder == "flow-profile"
+    assert IngestSettings(encoders=("flow-profile", "flow-hof", "flow-motion"),
+                          segment_with="flow-motion").segmenting_encoder == "flow-motion"
+    with pytest.raises(ValueError, match="segment_with 'flow-hof' is not one of the encoders"):
+        IngestSettings(segment_with="flow-hof")
+    with pytest.raises(ValueError, match="flow-profile describe whole clips"):
+        IngestSettings(pooling="mean+max")
+    assert IngestSettings(encoders=("flow-motion",), pooling="mean+max").pooling == "mean+max"
+

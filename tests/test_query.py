@@ -9,6 +9,7 @@ import pytest
 from helpers import run_cli as cli
 
 from vidskill.demo.corpus import generate_corpus
+from vidskill.encoders.profile import ProfileEncoder
 from vidskill.ingest import IngestSettings, ingest, query_features
 from vidskill.ingest.manifest import Source
 from vidskill.store import ClipStore
@@ -29,18 +30,30 @@ def small(tmp_path_factory):
 
 
 def test_query_by_segment_vector_and_clip_agree(small, tmp_path):
+    """With flow-motion (its comparison is the index's inner product) a segment and its own
+    vector find the same clips; with the default flow-profile a segment query is re-ranked by
+    the encoder's comparison, a bare vector keeps the index's order."""
     store, corpus, _ = small
     with ClipStore(store) as s:
+        assert s.default_encoder() == "flow-profile"
         seg = s.segments(domain="robot")[0]
-        vec = s.embedding(seg.id)
+        vec = s.embedding(seg.id, "flow-motion")
+    enc = ["--encoder", "flow-motion"]
     by_segment = json.loads(cli("query", "--store", str(store), "--segment", str(seg.id),
-                                "-k", "4", "--json").stdout)
+                                "-k", "4", "--json", *enc).stdout)
     assert len(by_segment) == 4 and seg.id not in [h["segment_id"] for h in by_segment]
     np.save(tmp_path / "q.npy", vec)
     by_vector = json.loads(cli("query", "--store", str(store), "--vector", str(tmp_path / "q.npy"),
-                               "-k", "5", "--json").stdout)
+                               "-k", "5", "--json", *enc).stdout)
     assert by_vector[0]["segment_id"] == seg.id and by_vector[0]["score"] == pytest.approx(1.0)
     assert [h["segment_id"] for h in by_vector[1:]] == [h["segment_id"] for h in by_segment]
+    with ClipStore(store) as s:
+        reranked = s.search(seg.id, 4)
+        mine = s.clip_features(seg, "flow-profile")
+        want = [ProfileEncoder.compare(mine, s.clip_features(s.segment(h.segment_id),
+                                                             "flow-profile")) for h in reranked]
+        assert [h.score for h in reranked] == pytest.approx(want)
+        assert want == sorted(want, reverse=True)
     # the clip file itself, re-encoded with the store's settings, finds its own segment
     by_clip = json.loads(cli("query", seg.video_path, "--store", str(store), "-k", "1",
                              "--json").stdout)

@@ -83,3 +83,6 @@ def test_own_videos_walkthrough_runs(tmp_path, media_dir):
     page = (out / "report" / "index.html").read_text()
     assert "wave the tool" in page and page.count("<video") == len(list(
         (out / "report" / "media").glob("*.mp4")))
+    # counter.mp4 only changes its digits: its clip has no motion, so the page says it has no
+    # nearest clips instead of failing (flow-profile embeds a still clip as zeros)
+    assert "nothing moves in this clip: no nearest clips" in page

@@ -40,6 +40,7 @@ def store(corpus, tmp_path_factory) -> Path:
 def test_ingest_pipeline_labels_and_segments(corpus, store):
     with ClipStore(store) as s:
         assert s.settings()["fps"] == 5 and s.settings()["size"] == 64
+        assert s.default_encoder() == "flow-profile" and s.cut_by_encoder() == "flow-hof"
         clips = s.segments(domain="human")
         robot = s.segments(domain="robot")
         long_video = [v for v in s.videos() if v.kind == "long"]

@@ -36,12 +36,13 @@ def test_select_with_human_folder_prints_every_score(corpus, cache, tmp_path):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0].startswith("2 human clips of 'press the dough'")
-    assert lines[1].split() == ["rank", "template", "fused", "text", "flow-motion"]
+    assert lines[1].split() == ["rank", "template", "fused", "text", "flow-profile"]
     assert len(lines) == 2 + 10 + 1 and lines[-1].startswith("chosen: press_hold ")
     assert lines[2].split()[:2] == ["1", "press_hold"]
     out = json.loads(cli("select", "--skill", "press the dough", "--templates",
                          str(corpus.templates_file), "--human", str(folder), "--method", "flow",
-                         "--similarity", "dtw", "--cache", cache, "--json").stdout)
+                         "--encoder", "flow-motion", "--similarity", "dtw", "--cache", cache,
+                         "--json").stdout)
     assert list(out["scores"]) == ["flow-motion:dtw"] and len(out["templates"]) == 10
     assert out["templates"][0] == "press_hold" and out["ties"] == []
     assert out["fused"] == sorted(out["fused"], reverse=True) and len(out["human_clips"]) == 2
@@ -55,7 +56,11 @@ def test_select_with_human_folder_prints_every_score(corpus, cache, tmp_path):
                          "lexical", "--cache", cache, "--json").stdout)
     assert out["method"] == "evidence" and out["templates"][0] == "press_hold"
     np.testing.assert_allclose(out["fused"], np.add(out["scores"]["text"],
-                                                    out["scores"]["flow-motion"]))
+                                                    out["scores"]["flow-profile"]))
+    # flow-profile compares whole clips itself: DTW over its rows is refused, as a usage error
+    bad = cli("select", "--skill", "cut the carrot", "--templates", str(corpus.templates_file),
+              "--human", str(folder), "--similarity", "dtw", "--cache", cache)
+    assert bad.returncode == 2 and "flow-profile compares clips itself" in bad.stderr
 
 
 def test_select_from_store_by_skill_text(corpus, cache, tmp_path):
@@ -68,6 +73,7 @@ def test_select_from_store_by_skill_text(corpus, cache, tmp_path):
               cache, "--json")
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
+    assert list(out["scores"]) == ["text", "flow-motion"]  # the store's encoder
     assert all("shake_" in n for n in out["human_clips"]) and len(out["human_clips"]) == 2
     # no description shares a word with "shake the bottle": the prior ties all ten, so its
     # top 3 keeps all ten (a tie at the 3rd place is kept whole) and flow picks

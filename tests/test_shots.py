@@ -5,7 +5,6 @@ and `ingest --detector sbd` keeping its predictor in the store."""
 import json
 
 import cv2
-import numpy as np
 import pytest
 
 from vidskill.boundaries import get_detector

@@ -248,7 +248,8 @@ def _ingest(args: argparse.Namespace) -> int:
         encoder_settings={e: encoder_settings for e in named} if encoder_settings else None,
         detector=args.detector,
         detector_settings=_key_values(args.detector_setting, "--detector-setting") or None,
-        segment=False if args.no_segment else None, shots=args.shots,
+        segment=False if args.no_segment else None, segment_with=args.segment_with,
+        shots=args.shots,
     )
     report = ingest(
         args.sources, args.store, settings,
@@ -285,8 +286,11 @@ def _add_ingest(sub) -> None:
     p.add_argument("--address", help="ray cluster address, e.g. auto or ray://head:10001 "
                    "(default: a local Ray)")
     p.add_argument("--encoder", action="append",
-                   help="encoder name, repeatable; the first drives segmentation (default "
+                   help="encoder name, repeatable; the first is searched by default (default "
                    f"{', '.join(default.encoders)}, view-robust)")
+    p.add_argument("--segment-with", metavar="ENCODER",
+                   help="the encoder whose features cut long videos (default: the first "
+                   "with window features, e.g. flow-motion)")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. window=1.0 (repeatable; default: the encoder's own)")
     p.add_argument("--detector", choices=DETECTORS.names(),
@@ -920,10 +924,14 @@ def _add_select(sub) -> None:
                    help="evidence: text log-prob + flow in standard errors (default); "
                    "llm+flow: text keeps the top k, flow picks; weighted: z-scores summed; "
                    "flow or llm alone")
-    p.add_argument("--encoder", default=DEFAULT_VIDEO_ENCODER, choices=ENCODERS.names(),
-                   help=f"video encoder (default {DEFAULT_VIDEO_ENCODER}, the view-robust one)")
+    p.add_argument("--encoder", choices=ENCODERS.names(),
+                   help=f"video encoder (default {DEFAULT_VIDEO_ENCODER}, the view-robust one; "
+                   "with --store, the store's first encoder when it holds no "
+                   f"{DEFAULT_VIDEO_ENCODER} clips)")
     p.add_argument("--similarity", default=DEFAULT_SIMILARITY, choices=list(SIMILARITIES),
-                   help="clip similarity: mean-pooled cosine (default) or DTW over windows")
+                   help="clip similarity: the encoder's own comparison (default; cosine of "
+                   "mean-pooled windows, or flow-profile's DTW of motion profiles), the cosine "
+                   "of clip embeddings, or DTW over windows")
     p.add_argument("--text", default=DEFAULT_TEXT, choices=TEXT_SCORERS.names(),
                    help="text prior (default llm: SmolLM2, local)")
     p.add_argument("-k", type=int, default=3,

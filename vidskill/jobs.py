@@ -59,6 +59,7 @@ INGEST: dict[str, Any] = {
         "size": Key(int, DEFAULTS.size),
         "pooling": Key(str, DEFAULTS.pooling, POOLINGS),
         "segment": Key(bool, DEFAULTS.segment),
+        "segment_with": Key(str, DEFAULTS.segment_with),
         "chunk_seconds": Key(float, DEFAULTS.chunk_seconds),
     },
     "detector": {"name": Key(str, DEFAULTS.detector),
@@ -253,7 +254,7 @@ def _ingest(config: dict, file: Path):
         encoders=tuple(s["encoders"]), encoder_settings=s["encoder_settings"],
         detector=config["detector"]["name"], detector_settings=config["detector"]["settings"],
         fps=s["fps"], size=s["size"], pooling=s["pooling"], segment=s["segment"],
-        chunk_seconds=s["chunk_seconds"],
+        chunk_seconds=s["chunk_seconds"], segment_with=s["segment_with"],
     )
     resources = {} if engine["name"] == "local" else {
         "gpus": None if engine["gpus"] < 0 else engine["gpus"], "cpus": engine["cpus"]}

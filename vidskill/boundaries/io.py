@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vidskill.boundaries.base import Segment
-from vidskill.errors import ConfigError
+from vidskill.errors import VidskillError
 
 # PySceneDetect's scene list columns, in its order; vidskill adds the last three (the
 # confidence, label and kind of the boundary that starts each segment).
@@ -33,6 +33,10 @@ CSV_FIELDS = (
 )
 _HEADER = "Start Time (seconds)"  # the header row has it; PySceneDetect may put a row of
 # cut timecodes ("Timecode List:" in older versions) before it (off with --skip-cuts)
+
+
+class SegmentFileError(VidskillError):
+    """A segment file cannot be read as a segment list (a data problem: exit status 1)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def read_segments(path: str | os.PathLike) -> SegmentList:
         if times.shape != values.shape:
             raise ValueError("signal times and values differ in length")
     except (KeyError, TypeError, ValueError) as e:
-        raise ConfigError(
+        raise SegmentFileError(
             f"{path}: not a segment list ({type(e).__name__}: {e}); expected the JSON or CSV "
             "written by `vidskill segment`, PySceneDetect's scene-list CSV, or a ground-truth "
             "JSON with 'segments'"
@@ -152,7 +156,7 @@ def _read_csv(path: Path) -> SegmentList:
         return SegmentList((), 0.0, 0.0)
     missing = {"Start Time (seconds)", "End Time (seconds)"} - set(rows[0])
     if missing:
-        raise ConfigError(
+        raise SegmentFileError(
             f"{path}: a scene-list CSV needs the columns {sorted(missing)} (as PySceneDetect's "
             f"list-scenes and `vidskill segment --out x.csv` write); it has "
             f"{sorted(k for k in rows[0] if k)}"
@@ -168,7 +172,7 @@ def _read_csv(path: Path) -> SegmentList:
         frames = int(first["End Frame"]) - int(first["Start Frame"]) + 1
         seconds = float(first["End Time (seconds)"]) - float(first["Start Time (seconds)"])
     except (KeyError, TypeError, ValueError) as e:
-        raise ConfigError(f"{path}: unreadable scene-list row ({e})") from e
+        raise SegmentFileError(f"{path}: unreadable scene-list row ({e})") from e
     fps = frames / seconds if seconds > 0 else 0.0
     return SegmentList(segments, max(s.end for s in segments), fps,
                        min(s.start for s in segments))

@@ -2,7 +2,7 @@
 
 Steps (each resumable: a re-run reuses the corpus, the store and the feature cache):
 write the corpus (OUT/corpus); ingest human clips, robot template clips and the long test
-videos into a store (OUT/store) with the view-robust encoder, cutting the long videos
+videos into a store (OUT/store) with the default encoders, cutting the long videos
 into skills with the label-free default detector; segment the same long videos with the
 skill classifier (skill-tcn + SBD, the shipped weights, trained on other videos) and
 compare both with the true boundaries (F1); query the store with every robot template
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 TOLERANCE = 0.5  # s: boundary matching tolerance reported with F1
 NEIGHBOURS = 5
 SKILL_ENCODER = "skill-tcn"  # the segmenter with labels: supervised classifier + SBD
+INGEST = IngestSettings()  # the store a user gets with `vidskill ingest`'s defaults
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def run_demo(settings: DemoSettings) -> DemoResult:
                              clips_per_skill=settings.clips_per_skill)
     long_videos = corpus.select(kind="long", split="test")
     store_dir = out / "store"
-    ingest(_sources(corpus, long_videos), store_dir, IngestSettings(encoders=(FUSED_ENCODER,)),
+    ingest(_sources(corpus, long_videos), store_dir, INGEST,
            workers=settings.workers, progress=True)
     skill, skill_notes = _skill_segmentation(long_videos)
     with ClipStore(store_dir) as store:
@@ -96,11 +97,12 @@ def run_demo(settings: DemoSettings) -> DemoResult:
             (f"recall@{NEIGHBOURS} of human clips for robot templates", f"{recall:.3f}"),
             (f"boundary F1@{TOLERANCE:g}s, {SKILL_ENCODER} + sbd ({len(long_videos)} long "
              "videos)", f"{skill.f1:.3f} (P {skill.precision:.3f}, R {skill.recall:.3f})"),
-            (f"boundary F1@{TOLERANCE:g}s, label-free {DEFAULT_DETECTOR} on {FUSED_ENCODER} "
+            (f"boundary F1@{TOLERANCE:g}s, label-free {DEFAULT_DETECTOR} on "
+             f"{INGEST.segmenting_encoder} "
              "(the store's clips)",
              f"{counts.f1:.3f} (P {counts.precision:.3f}, R {counts.recall:.3f})"),
             ("corpus", f"{len(corpus.videos)} videos in {corpus.root}"),
-            ("store", f"{n_clips} clips in {store_dir} ({FUSED_ENCODER})"),
+            ("store", f"{n_clips} clips in {store_dir} ({', '.join(INGEST.encoders)})"),
         ]
         truth = {str(v.path): list(v.boundaries) for v in long_videos}
         notes = {k: f"{notes[k]}; {skill_notes[k]}" for k in notes}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -12,6 +13,9 @@ from vidskill.encoders.windows import Windows
 from vidskill.errors import DimensionMismatchError, VidskillError
 from vidskill.flow import Flow, FlowEstimator
 from vidskill.video import Frames
+
+# How the default `Encoder.embed` pools a clip's windows into one vector (a store setting).
+POOLINGS = ("mean", "mean+max")
 
 
 class TooShortError(VidskillError, ValueError):
@@ -62,6 +66,21 @@ class Features:
             self.source,
         )
 
+    def clip(self, start: float, end: float) -> Features:
+        """The windows of the clip [start, end): those centred in it; for a clip shorter than
+        one window those overlapping it, and failing that the window nearest its middle, so
+        every clip has at least one window."""
+        if len(self) == 0:
+            raise ValueError(f"no feature windows in {self.source or 'the video'}; it is too short")
+        keep = (self.times >= start) & (self.times < end)
+        if not keep.any():
+            keep = (self.ends > start) & (self.starts < end)
+        if not keep.any():
+            keep = np.zeros(len(self), bool)
+            keep[int(np.argmin(np.abs(self.times - (start + end) / 2)))] = True
+        return Features(self.data[keep], self.starts[keep], self.ends[keep], self.encoder,
+                        self.settings, self.source)
+
     def check_dim(self, dim: int) -> None:
         """Raise a clear error when these features cannot go where `dim` is expected."""
         if self.dim != dim:
@@ -70,6 +89,17 @@ class Features:
                 "is expected: the store or model was built with another encoder or settings; "
                 "use the same encoder settings or rebuild"
             )
+
+
+def check_comparable(query: Features, others: Sequence[Features]) -> None:
+    """Raise a clear error unless every clip has windows and the query's dimension."""
+    for f in (query, *others):
+        if f.dim != query.dim:
+            raise DimensionMismatchError(
+                f"cannot compare features of dimension {query.dim} and {f.dim}: they come "
+                "from different encoders or settings")
+        if len(f) == 0:
+            raise ValueError(f"cannot compare an empty clip ({f.source or 'no windows'})")
 
 
 class Encoder(ABC):
@@ -83,10 +113,19 @@ class Encoder(ABC):
     share one flow computation), None for one that reads pixels. classes: the class names
     when the features are class posteriors (segments are then named by class), else None.
     gpu_model: whether it runs a network worth a GPU (the Ray engine gives it one).
+
+    A clip (all the rows of a `Features`) is turned into its index vector by `embed` and two
+    clips are compared by `compare`; both are class methods that read only the features (and
+    their `settings`), so a store or a scorer never has to build the encoder (which can load
+    weights). The default is the mean of the clip's windows, L2-normalised, and the cosine
+    of those vectors. own_comparison: `compare` is the encoder's own and not the inner
+    product of `embed` vectors, so a store re-ranks its index's shortlist with `compare`;
+    its rows are then not window descriptors, and window-by-window DTW does not apply.
     """
 
     name: ClassVar[str]
     gpu_model: ClassVar[bool] = False
+    own_comparison: ClassVar[bool] = False
     dim: int
     windows: Windows
     context: float = 0.0
@@ -114,3 +153,32 @@ class Encoder(ABC):
         they never change the features. Default: only the flow estimator's."""
         if self.flow is not None:
             self.flow.tune_batch(raft_pairs)
+
+    @classmethod
+    def embed(cls, features: Features, pooling: str = "mean") -> np.ndarray:
+        """The unit vector of a clip for the index: the mean of its windows (or the mean
+        followed by the max with pooling 'mean+max'), L2-normalised, float32."""
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if len(features) == 0:
+            raise ValueError(f"no feature windows in {features.source or 'the clip'}; "
+                             "it is too short")
+        x = features.data.astype(np.float64)
+        vec = x.mean(0) if pooling == "mean" else np.concatenate([x.mean(0), x.max(0)])
+        norm = float(np.linalg.norm(vec))
+        return (vec / norm if norm > 0 else vec).astype(np.float32)
+
+    @classmethod
+    def compare_many(cls, query: Features, others: Sequence[Features]) -> np.ndarray:
+        """Similarity in [-1, 1] of the clip `query` to each clip of `others` (default: the
+        cosine of their `embed` vectors)."""
+        if not others:
+            return np.zeros(0)
+        check_comparable(query, others)
+        q = cls.embed(query).astype(np.float64)
+        return np.array([float(q @ cls.embed(o).astype(np.float64)) for o in others])
+
+    @classmethod
+    def compare(cls, a: Features, b: Features) -> float:
+        """Similarity in [-1, 1] of two clips (`compare_many` of one)."""
+        return float(cls.compare_many(a, [b])[0])

@@ -181,15 +181,21 @@ class MotionEncoder(FlowEncoder):
         }
 
     def pool(self, prepared, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
-        step = float(np.median(dt))
-        plus, minus = binned_power(prepared["z"][idx], step, self.centres, self.width, True)
-        both = plus + minus
-        circ = float(np.abs(plus - minus).sum() / both.sum()) if both.sum() > 0 else 0.0
-        e = prepared["energy"][idx]
-        e_plus, e_minus = binned_power(e, step, self.centres, self.width, False)
-        modulation = np.tanh(MODULATION_GAIN * e.std() / (e.mean() + 1e-9))
-        speed = speed_distribution(np.abs(prepared["z"][idx]))
-        return l2(np.concatenate([l2(centred_distribution(both)),
-                                  modulation * l2(centred_distribution(e_plus + e_minus)),
-                                  [CIRCULARITY_WEIGHT * (2 * circ - 1)],
-                                  l2(centred_distribution(speed))]))
+        return describe(prepared["z"][idx], prepared["energy"][idx], float(np.median(dt)),
+                        self.centres, self.width)
+
+
+def describe(z: np.ndarray, energy: np.ndarray, step: float, centres: np.ndarray,
+             width: float) -> np.ndarray:
+    """The unit descriptor of one window from its mean moving flow z (complex) and motion
+    energy, sampled every `step` s, on frequency bins `centres` of log-width `width`."""
+    plus, minus = binned_power(z, step, centres, width, True)
+    both = plus + minus
+    circ = float(np.abs(plus - minus).sum() / both.sum()) if both.sum() > 0 else 0.0
+    e_plus, e_minus = binned_power(energy, step, centres, width, False)
+    modulation = np.tanh(MODULATION_GAIN * energy.std() / (energy.mean() + 1e-9))
+    speed = speed_distribution(np.abs(z))
+    return l2(np.concatenate([l2(centred_distribution(both)),
+                              modulation * l2(centred_distribution(e_plus + e_minus)),
+                              [CIRCULARITY_WEIGHT * (2 * circ - 1)],
+                              l2(centred_distribution(speed))]))

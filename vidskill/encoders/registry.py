@@ -14,6 +14,7 @@ from vidskill.encoders.base import Encoder
 ENCODERS: Registry[Encoder] = Registry("encoder", {
     "flow-hof": "vidskill.encoders.hof:HOFEncoder",
     "flow-motion": "vidskill.encoders.motion:MotionEncoder",
+    "flow-profile": "vidskill.encoders.profile:ProfileEncoder",
     "motion-kin": "vidskill.encoders.kinematics:KinematicsEncoder",
     "flow-cnn": "vidskill.encoders.flowcnn:FlowCNNEncoder",
     "skill-tcn": "vidskill.encoders.skilltcn:SkillTCNEncoder",
@@ -34,6 +35,13 @@ def available_encoders() -> list[str]:
 def encoder_class(name: str) -> type[Encoder]:
     """The class registered under `name`."""
     return ENCODERS.cls(name)
+
+
+def clip_model(name: str) -> type[Encoder]:
+    """The class whose `embed` and `compare` treat clips of encoder `name` (no encoder is
+    built): the registered class, or the base `Encoder` (mean pooling, cosine) for features
+    of a name not registered here."""
+    return ENCODERS.cls(name) if name in ENCODERS else Encoder
 
 
 def get_encoder(name: str = DEFAULT_ENCODER, **settings: Any) -> Encoder:

@@ -43,3 +43,29 @@ class Windows:
                 tol: float) -> list[np.ndarray]:
         """Indices of the items (start/end times) that lie inside each span."""
         return [np.flatnonzero((starts >= a - tol) & (ends <= b + tol)) for a, b in spans]
+
+
+@dataclass(frozen=True)
+class Steps(Windows):
+    """Windows that each take the items whose midpoint lies in them ([start, end)), so every
+    item (flow pair) goes to exactly one window even when pairs are longer than a window (a
+    low frame rate): then every pair gives one row and the steps between get none. Steps
+    tile time: the length is the stride."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.length != self.stride:
+            raise ValueError(f"steps tile time: length {self.length} must equal stride "
+                             f"{self.stride}")
+
+    def members(self, starts: np.ndarray, ends: np.ndarray, spans: np.ndarray,
+                tol: float) -> list[np.ndarray]:
+        if len(spans) == 0:
+            return []
+        first = float(spans[0, 0])
+        # the step index of each window and of each midpoint, so that float rounding of the
+        # window grid can neither drop nor repeat a pair whose midpoint is on a boundary
+        span_k = np.round((spans[:, 0] - first) / self.stride).astype(int)
+        mid = (np.asarray(starts) + np.asarray(ends)) / 2
+        item_k = np.floor((mid - first) / self.stride + 1e-6).astype(int)
+        return [np.flatnonzero(item_k == k) for k in span_k]

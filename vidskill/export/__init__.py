@@ -107,12 +107,12 @@ def store_segment_lists(store, *, signal_detector: str | None = None,
                         video_ids: Sequence[int] | None = None) -> list[SegmentList]:
     """The segment lists of a clip store's ingested videos, in id order. With
     `signal_detector` (a detector name) each list carries that detector's signal,
-    recomputed from the stored features of the store's first encoder."""
+    recomputed from the stored features of the encoder that cut the long videos."""
     from vidskill.boundaries import get_detector
     from vidskill.video import VideoError, open_video
 
     detector = get_detector(signal_detector) if signal_detector else None
-    encoder = store.default_encoder()
+    encoder = store.cut_by_encoder()
     out = []
     for video in store.videos(status="done"):
         if video_ids is not None and video.id not in video_ids:

@@ -23,7 +23,7 @@ from vidskill.ingest.manifest import Source, SourceNotFoundError, resolve_source
 from vidskill.ingest.query import query_features
 from vidskill.ingest.stages import (
     DEFAULT_DETECTOR,
-    DEFAULT_INGEST_ENCODER,
+    DEFAULT_INGEST_ENCODERS,
     IngestSettings,
     PrefetchReader,
     VideoResult,
@@ -247,7 +247,9 @@ def _commit(result: VideoResult, digest: str, store: ClipStore, settings: Ingest
         return
     store.add_video(str(source.path), digest, settings.digest(source), result.features,
                     list(result.segments), duration=result.duration, kind=source.kind,
-                    label=source.label, domain=source.domain, metadata=source.metadata)
+                    label=source.label, domain=source.domain, metadata=source.metadata,
+                    cut_by=None if source.whole or not settings.segment
+                    else settings.segmenting_encoder)
     report.done.append(str(source.path))
     report.clips += len(result.segments)
 
@@ -263,7 +265,7 @@ def _fail(store: ClipStore, source: Source, key: str, reason: str, settings: Ing
 
 
 __all__ = [
-    "DEFAULT_DETECTOR", "DEFAULT_INGEST_ENCODER", "ENGINES", "Executor", "IngestReport",
+    "DEFAULT_DETECTOR", "DEFAULT_INGEST_ENCODERS", "ENGINES", "Executor", "IngestReport",
     "IngestSettings", "LocalExecutor", "PrefetchReader", "Source", "VideoResult",
     "encode_source", "ingest", "make_executor", "prefetch", "process_video", "query_features",
     "resolve_sources", "segment_result",

@@ -12,6 +12,7 @@ from vidskill.encoders import Features
 from vidskill.errors import ConfigError
 from vidskill.ingest.stages import IngestSettings, encode
 from vidskill.store import ClipStore, Hit
+from vidskill.store.errors import NoMatchError
 
 
 def query_features(
@@ -74,4 +75,12 @@ def run_query(store: ClipStore, *, video: str | os.PathLike | None = None,
         query = load_vector(vector)
     else:
         query = query_features(video, store, start, end)[encoder]
-    return store.search(query, k, encoder=encoder, domain=domain, label=label)
+    hits = store.search(query, k, encoder=encoder, domain=domain, label=label)
+    if not hits:
+        asked = ", ".join(f"{name} {value!r}" for name, value in
+                          (("domain", domain), ("label", label)) if value is not None)
+        raise NoMatchError(
+            f"no other clip of {store.path} has {asked}; `vidskill store stats --store "
+            f"{store.path}` lists its domains and labels" if asked else
+            f"{store.path} holds no other {encoder!r} clip to compare with; ingest more videos")
+    return hits

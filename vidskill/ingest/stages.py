@@ -24,6 +24,7 @@ from vidskill.boundaries.base import Segment
 from vidskill.encoders import (
     ENCODERS,
     Features,
+    clip_model,
     encode_video_multi,
     encoder_class,
     get_encoder,
@@ -39,20 +40,25 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DETECTOR = "novelty"
 # A store is searched across cameras (human video vs robot recordings), so its default
-# embedding is the view-robust flow descriptor, not the viewpoint-bound flow-hof grid.
-DEFAULT_INGEST_ENCODER = "flow-motion"
+# search encoder (the first) is flow-profile, which matched the task across two cameras of
+# real footage (MetaWorld renders, README); flow-motion's window descriptors cut the long
+# videos (on flow-profile's 0.1 s rows the novelty detector found fewer true boundaries).
+DEFAULT_INGEST_ENCODERS = ("flow-profile", "flow-motion")
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """How videos become clips. The first encoder's features drive segmentation.
+    """How videos become clips.
 
     encoders/encoder_settings, fps, size and pooling fix the embedding space and are
-    recorded in the store (a store holds one); the detector applies to 'long' videos only.
+    recorded in the store (a store holds one; its first encoder is the one searched by
+    default); the detector applies to 'long' videos only and reads the features of
+    `segment_with` ("" = the first encoder whose rows describe windows, i.e. not one with
+    its own clip comparison, else the first encoder).
     """
 
-    encoders: tuple[str, ...] = (DEFAULT_INGEST_ENCODER,)
+    encoders: tuple[str, ...] = DEFAULT_INGEST_ENCODERS
     encoder_settings: dict = field(default_factory=dict)
     detector: str = DEFAULT_DETECTOR
     detector_settings: dict = field(default_factory=dict)
@@ -62,6 +68,7 @@ class IngestSettings:
     segment: bool = True
     shots: str = SEGMENT_SHOTS
     chunk_seconds: float = 10.0
+    segment_with: str = ""
 
     def __post_init__(self) -> None:
         if not self.encoders:
@@ -72,9 +79,24 @@ class IngestSettings:
                               f"size={self.size!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        own = [e for e in self.encoders if clip_model(e).own_comparison]
+        if own and self.pooling != POOLINGS[0]:
+            raise ValueError(f"pooling {self.pooling!r} pools windows, but {', '.join(own)} "
+                             f"describe whole clips; use pooling {POOLINGS[0]!r}")
         unknown = set(self.encoder_settings) - set(self.encoders)
         if unknown:
             raise ValueError(f"encoder_settings names encoders not in use: {sorted(unknown)}")
+        if self.segment_with and self.segment_with not in self.encoders:
+            raise ValueError(f"segment_with {self.segment_with!r} is not one of the encoders "
+                             f"({', '.join(self.encoders)}); add it to the encoders")
+
+    @property
+    def segmenting_encoder(self) -> str:
+        """The encoder whose features the detector reads (see the class docstring)."""
+        if self.segment_with:
+            return self.segment_with
+        windows = [e for e in self.encoders if not clip_model(e).own_comparison]
+        return (windows or list(self.encoders))[0]
 
     def store_settings(self) -> dict:
         """The settings that fix the embedding space, as recorded in the store."""
@@ -97,8 +119,8 @@ class IngestSettings:
     def validate(self) -> None:
         """Check every option before any video is read: each encoder's settings against its
         constructor (the CPU encoders are built, so bad values fail too; GPU models are not
-        loaded here), and the detector built and asked whether it can cut the first
-        encoder's features (SBD needs a predictor for them)."""
+        loaded here), and the detector built and asked whether it can cut the features of
+        `segmenting_encoder` (SBD needs a predictor for them)."""
         for name in self.encoders:
             ENCODERS.check(name, self.encoder_settings.get(name, {}))
         try:
@@ -110,14 +132,17 @@ class IngestSettings:
         except (ValueError, TypeError) as e:
             raise ConfigError(f"bad settings for encoders {list(self.encoders)} or detector "
                               f"{self.detector!r}: {e}") from None
-        detector.check_features(self.encoders[0])
+        detector.check_features(self.segmenting_encoder)
 
     def segmentation(self, source: Source) -> dict:
         """How this source is cut into clips."""
         if source.whole or not self.segment:
             return {"segment": "whole"}
-        return {"detector": self.detector, "detector_settings": self.detector_settings,
-                "shots": self.shots}
+        how = {"detector": self.detector, "detector_settings": self.detector_settings,
+               "shots": self.shots}
+        if self.segmenting_encoder != self.encoders[0]:  # (stores cut by the first keep their digest)
+            how["features"] = self.segmenting_encoder
+        return how
 
     def digest(self, source: Source) -> str:
         """Hash of everything that decides this source's clips (skip when unchanged)."""
@@ -249,7 +274,7 @@ def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
     detector = get_detector(settings.detector, **settings.detector_settings)  # fresh, unfitted
     if not detector.needs_fit:
         return settings
-    kept = folder / KEPT_PREDICTOR.format(encoder=settings.encoders[0])
+    kept = folder / KEPT_PREDICTOR.format(encoder=settings.segmenting_encoder)
     if not kept.is_file():
         corpus = []
         for source in sources:
@@ -260,7 +285,7 @@ def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
             except Exception:   # recorded with its reason when the run reaches it
                 log.debug("not fitted on %s", source.path, exc_info=True)
                 continue
-            first = features[settings.encoders[0]]
+            first = features[settings.segmenting_encoder]
             if len(first):
                 corpus += [p for p in split_shots(first, shots, float(first.starts[0]),
                                                   float(first.ends[-1]), 1.0 / settings.fps)
@@ -271,7 +296,7 @@ def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
             detector.fit(corpus)
         except ValueError as e:
             raise ConfigError(f"cannot fit {settings.detector!r} on these videos: {e}") from e
-        detector.predictor_for(settings.encoders[0]).save(kept)
+        detector.predictor_for(settings.segmenting_encoder).save(kept)
     options = {**settings.detector_settings, "predictor": str(kept)}
     return replace(settings, detector_settings=options)
 
@@ -281,7 +306,7 @@ def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
     t0 = time.perf_counter()
     try:
         features, duration, shots = encode(source.path, settings)
-        if len(features[settings.encoders[0]]) == 0:
+        if len(features[settings.segmenting_encoder]) == 0:
             raise ValueError("no feature window fits in the video: it is too short to encode")
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", source.path, exc_info=True)
@@ -295,13 +320,17 @@ def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult
     if result.error is not None:
         return result
     t0 = time.perf_counter()
-    first = result.features[settings.encoders[0]]
     try:
         if settings.segmentation(result.source).get("segment") == "whole":
-            segments: tuple[Segment, ...] = (Segment(float(first.starts[0]), float(first.ends[-1])),)
+            # the whole video: from the earliest to the latest feature time of any encoder
+            # (long windows may stop short of the end that 0.1 s rows reach)
+            present = [f for f in result.features.values() if len(f)]
+            segments: tuple[Segment, ...] = (Segment(min(float(f.starts[0]) for f in present),
+                                                     max(float(f.ends[-1]) for f in present)),)
         else:
-            start, end = float(first.starts[0]), float(first.ends[-1])
-            parts = split_shots(first, result.shots, start, end, 1.0 / settings.fps)
+            features = result.features[settings.segmenting_encoder]
+            start, end = float(features.starts[0]), float(features.ends[-1])
+            parts = split_shots(features, result.shots, start, end, 1.0 / settings.fps)
             found, _ = shot_segments(parts, result.shots, start, end, _detector(settings))
             segments = tuple(found)
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded

@@ -15,6 +15,7 @@ from pathlib import Path
 from vidskill.boundaries.io import SegmentList
 from vidskill.export import Export, export_segments, store_segment_lists
 from vidskill.report.model import Boundary, ClipView, Neighbour, Report, TimelineView
+from vidskill.store.errors import EmptyQueryError
 
 MEDIA = "media"
 CLIP_HEIGHT = 360  # px: enough to see a skill, small enough for a page of many clips
@@ -85,8 +86,9 @@ def store_report(store, out: str | os.PathLike, *, title: str = "vidskill store"
                  truth: dict[str, Sequence[float]] | None = None,
                  notes: dict[str, str] | None = None, progress: bool = False) -> Report:
     """A report of a clip store: a timeline for each segmented (long) video, a card for
-    every clip with its `neighbours` nearest clips (cosine similarity of the embeddings
-    of the store's first encoder). `truth` maps a video path to its true boundaries."""
+    every clip with its `neighbours` nearest clips (by the store's first encoder: the
+    cosine of its embeddings, or its own comparison). `truth` maps a video path to its
+    true boundaries."""
     out = Path(out)
     videos = store.videos(status="done")
     seglists = store_segment_lists(store, signal_detector=signal_detector)
@@ -110,7 +112,10 @@ def store_report(store, out: str | os.PathLike, *, title: str = "vidskill store"
 
 
 def _with_neighbours(store, view: ClipView, k: int, thumbs: dict) -> ClipView:
-    hits = store.search(int(view.id[1:]), k)
+    try:
+        hits = store.search(int(view.id[1:]), k)
+    except EmptyQueryError:  # a still clip: every other clip is as near as any
+        return replace(view, still=True)
     return replace(view, neighbours=tuple(
         Neighbour(f"s{h.segment_id}", h.label or "unlabelled", h.score,
                   thumbs.get(f"s{h.segment_id}")) for h in hits))

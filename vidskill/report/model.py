@@ -34,6 +34,7 @@ class ClipView:
     clip: str | None = None
     thumbs: tuple[str, ...] = ()
     neighbours: tuple[Neighbour, ...] = ()
+    still: bool = False  # nothing moves in the clip, so it has no nearest clips
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Template selection ablation on a corpus with ground truth: text, each encoder, and fused.
 
 For every skill of the corpus, the templates are ranked by each text prior alone, each
-video encoder alone (cosine and DTW), and the fused selectors (text log-prob plus flow in
-standard errors; text keeps the top k and flow picks; weighted z-scores); top-1 success and
-recall@3 are taken against the corpus's correct template, a tie counting as a random pick
-among the tied (`vidskill.metrics.hit_chance`: the correct one tied with two others at the
-top counts 1/3). Human clips are the corpus's labelled single-skill human clips. Any corpus
+video encoder alone (its own comparison, and DTW over windows or, for an encoder with its
+own comparison, the cosine of its clip embeddings), and the fused selectors (text log-prob
+plus flow in standard errors; text keeps the top k and flow picks; weighted z-scores); top-1
+success and recall@3 are taken against the corpus's correct template, a tie counting as a
+random pick among the tied (`vidskill.metrics.hit_chance`: the correct one tied with two
+others at the top counts 1/3). Human clips are the corpus's labelled single-skill human
+clips. Any corpus
 with ground truth works: the demo corpus, or real footage wrapped as a `LabelledCorpus`.
 Rows that cannot run (no weights, a missing text backend) say why instead of a number.
 """
@@ -21,8 +23,10 @@ from typing import Protocol
 
 import numpy as np
 
+from vidskill.encoders import clip_model
 from vidskill.errors import VidskillError
 from vidskill.metrics import recall_at_k, selection_accuracy
+from vidskill.select.choose import DEFAULT_VIDEO_ENCODER
 from vidskill.select.fusion import TEXT, Ranking, fuse, method_rule
 from vidskill.select.templates import Template, load_templates
 from vidskill.select.text import TEXT_SCORERS, get_text_scorer
@@ -55,9 +59,9 @@ class LabelledCorpus(Protocol):
         """Videos of a person performing `skill`, one skill each."""
 
 
-FLOW_ENCODERS = ("flow-hof", "flow-motion", "flow-cnn")
+FLOW_ENCODERS = ("flow-hof", "flow-motion", "flow-profile", "flow-cnn")
 VIDEO_MODELS = ("r3d_18", "s3d")
-FUSED_ENCODER = "flow-motion"
+FUSED_ENCODER = DEFAULT_VIDEO_ENCODER
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def evaluate_selection(
                          [{TEXT: v} for v in text_scores[name]], "llm", ""))
 
     scorers = [VideoScorer.build(e, sim, k=k, cache=cache) for e in encoders
-               for sim in ("cosine", "dtw")]
+               for sim in ("encoder", "cosine" if clip_model(e).own_comparison else "dtw")]
     humans = _human_clips(corpus, skills, scorers)
     video: dict[str, list[np.ndarray]] = {}
     evidence: dict[str, list[np.ndarray]] = {}  # the same scores in standard errors

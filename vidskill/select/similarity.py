@@ -1,14 +1,25 @@
-"""Similarity between two feature sequences: mean-pool cosine and dynamic time warping.
+"""Similarity between two clips' features: the encoder's own comparison, the cosine of clip
+embeddings, or dynamic time warping over the window sequences.
 
-Mean pooling forgets order; DTW aligns the two window sequences (allowing different speeds
-and durations) and averages the cosine similarity along the best alignment.
+- "encoder": the encoder's `compare` (`Encoder.compare_many`), the comparison its store
+  search ends with: for window encoders the cosine of mean-pooled windows, for flow-profile
+  DTW over ordered motion profiles (see vidskill/encoders/profile.py);
+- "cosine": the cosine of the clips' index vectors (`Encoder.embed`), what a store's index
+  alone ranks by (the mean-pooled windows for window encoders);
+- "dtw": the mean cosine of the windows along their best monotonic alignment (allowing
+  other speeds and durations), for encoders whose rows are window descriptors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-from vidskill.encoders.base import Features
+from vidskill.dtw import mean_cosine
+from vidskill.encoders.base import Features, check_comparable
+from vidskill.encoders.registry import clip_model
+from vidskill.errors import DimensionMismatchError
 
 
 def _array(x: Features | np.ndarray) -> np.ndarray:
@@ -17,8 +28,6 @@ def _array(x: Features | np.ndarray) -> np.ndarray:
 
 
 def _check(a: np.ndarray, b: np.ndarray) -> None:
-    from vidskill.errors import DimensionMismatchError
-
     if a.shape[-1] != b.shape[-1]:
         raise DimensionMismatchError(
             f"cannot compare features of dimension {a.shape[-1]} and {b.shape[-1]}: "
@@ -36,38 +45,37 @@ def mean_pool(x: Features | np.ndarray) -> np.ndarray:
 
 
 def cosine(a: Features | np.ndarray, b: Features | np.ndarray) -> float:
-    """Cosine similarity of the mean-pooled sequences (or of two vectors), in [-1, 1]."""
+    """Cosine similarity of two clips' index vectors (`Encoder.embed`; the mean-pooled rows
+    for arrays), in [-1, 1]."""
+    if isinstance(a, Features) and isinstance(b, Features):
+        check_comparable(a, [b])
+        model = clip_model(a.encoder)
+        return float(model.embed(a).astype(np.float64) @ model.embed(b).astype(np.float64))
     x, y = _array(a), _array(b)
     _check(x, y)
     return float(mean_pool(x) @ mean_pool(y))
 
 
-def _unit(a: np.ndarray) -> np.ndarray:
-    a = a.astype(np.float64)
-    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-
-
 def dtw_similarity(a: Features | np.ndarray, b: Features | np.ndarray) -> float:
-    """Mean cosine similarity along the best monotonic alignment of two window sequences.
-
-    Cost is 1 - cosine; the path cost is divided by the path length, so long and short
-    clips are comparable. Returns a value in [-1, 1] (1 = same sequence up to timing).
-    """
+    """Mean cosine similarity of the windows along the best monotonic alignment of two
+    window sequences (step cost 1 - cosine, averaged along the path, so long and short
+    clips are comparable), in [-1, 1]: 1 = the same sequence up to timing."""
     x, y = _array(a), _array(b)
     _check(x, y)
-    cost = 1.0 - _unit(x) @ _unit(y).T
-    n, m = cost.shape
-    acc = np.full((n + 1, m + 1), np.inf)
-    steps = np.zeros((n + 1, m + 1))
-    acc[0, 0] = 0.0
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            choices = ((acc[i - 1, j - 1], steps[i - 1, j - 1]), (acc[i - 1, j], steps[i - 1, j]),
-                       (acc[i, j - 1], steps[i, j - 1]))
-            best, length = min(choices, key=lambda c: c[0] / max(c[1], 1))
-            acc[i, j] = best + cost[i - 1, j - 1]
-            steps[i, j] = length + 1
-    return float(1.0 - acc[n, m] / steps[n, m])
+    return mean_cosine(x, y)
 
 
-SIMILARITIES = {"cosine": cosine, "dtw": dtw_similarity}
+def encoder_similarity(a: Features, b: Features) -> float:
+    """The encoder's own comparison of two clips (`Encoder.compare`)."""
+    return clip_model(a.encoder).compare(a, b)
+
+
+SIMILARITIES: dict[str, Callable[[Features, Features], float]] = {
+    "encoder": encoder_similarity, "cosine": cosine, "dtw": dtw_similarity}
+
+
+def similarities(name: str, query: Features, others: Sequence[Features]) -> np.ndarray:
+    """Similarity `name` of one clip to each of `others` (the encoder's comparison batched)."""
+    if name == "encoder":
+        return clip_model(query.encoder).compare_many(query, others)
+    return np.array([SIMILARITIES[name](query, o) for o in others])

@@ -2,9 +2,11 @@
 
 For every template, each of its execution videos is compared with every human clip of the
 skill, and the template's score is the mean of its top-k similarities (k small, so a few
-good matches count and odd clips do not), averaged over its execution videos. Two
-similarities: cosine of the mean-pooled clip embeddings ("cosine", the paper's) and
-dynamic time warping over the window sequences ("dtw", order-aware). `evidence` puts the
+good matches count and odd clips do not), averaged over its execution videos. The
+similarity (`similarity.py`) is the encoder's own comparison by default ("encoder": for
+window encoders the cosine of mean-pooled windows, the paper's; for flow-profile DTW over
+ordered motion profiles), or the cosine of clip embeddings, or DTW over the window
+sequences. `evidence` puts the
 same scores in units of their own measurement noise (see `top_k_error`), the scale the
 "evidence" fusion adds to a text prior's log-probabilities. One scorer per
 encoder; the human clips come from video files (`human_clips_from_folder`), from a store by
@@ -21,17 +23,25 @@ from pathlib import Path
 
 import numpy as np
 
-from vidskill.encoders import Encoder, Features, encode_video, encode_video_multi, get_encoder
-from vidskill.encoders.cache import FeatureCache
+from vidskill.encoders import (
+    Encoder,
+    Features,
+    clip_model,
+    encode_video,
+    encode_video_multi,
+    get_encoder,
+)
+from vidskill.encoders.cache import FeatureCache, content_hash
 from vidskill.errors import ConfigError
 from vidskill.select.fusion import NoHumanClipsError
-from vidskill.select.similarity import SIMILARITIES
+from vidskill.select.similarity import SIMILARITIES, similarities
 from vidskill.select.templates import Template
 from vidskill.select.text.lexical import lexical_terms
 from vidskill.store import ClipStore, StoreError
 from vidskill.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 DEFAULT_K = 3
+DEFAULT_SIMILARITY = "encoder"
 HUMAN = "human"
 
 
@@ -53,7 +63,7 @@ class VideoScorer:
     """Scores templates against human clips with one encoder and one similarity."""
 
     encoder: Encoder
-    similarity: str = "cosine"
+    similarity: str = DEFAULT_SIMILARITY
     k: int = DEFAULT_K
     fps: float = 10.0
     size: int = 160
@@ -66,9 +76,12 @@ class VideoScorer:
                               f"got {self.similarity!r}")
         if self.k < 1:
             raise ConfigError(f"top-k of human clips needs k >= 1, got {self.k}")
+        if self.similarity == "dtw" and clip_model(self.encoder.name).own_comparison:
+            raise ConfigError(f"{self.encoder.name} compares clips itself (its rows are not "
+                              "window descriptors); use similarity 'encoder' or 'cosine'")
 
     @classmethod
-    def build(cls, encoder: str, similarity: str = "cosine", *, k: int = DEFAULT_K,
+    def build(cls, encoder: str, similarity: str = DEFAULT_SIMILARITY, *, k: int = DEFAULT_K,
               fps: float = 10.0, size: int = 160, cache: str | os.PathLike | None = None,
               **settings) -> VideoScorer:
         """A scorer for a registry encoder name; `cache` is a feature cache folder."""
@@ -77,7 +90,7 @@ class VideoScorer:
 
     @classmethod
     def for_store(cls, store: ClipStore, encoder: str | None = None,
-                  similarity: str = "cosine", *, k: int = DEFAULT_K,
+                  similarity: str = DEFAULT_SIMILARITY, *, k: int = DEFAULT_K,
                   cache: str | os.PathLike | None = None) -> VideoScorer:
         """A scorer whose features match `store`'s (same encoder settings, fps and size)."""
         encoder = encoder or store.default_encoder()
@@ -91,9 +104,9 @@ class VideoScorer:
 
     @property
     def source(self) -> str:
-        """The score source name: the encoder, with ':dtw' for the sequence similarity."""
-        return self.encoder.name if self.similarity == "cosine" else (
-            f"{self.encoder.name}:{self.similarity}")
+        """The score source name: the encoder, with ':cosine' or ':dtw' when the similarity
+        is not the encoder's own."""
+        return source_name(self.encoder.name, self.similarity)
 
     def remember(self, path: str | os.PathLike, features: Features) -> None:
         """Keep features computed elsewhere (e.g. by `prime`) for `path`."""
@@ -110,13 +123,12 @@ class VideoScorer:
 
     def similarities(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
         """(templates, human clips) similarity, averaged over each template's videos."""
-        sim = SIMILARITIES[self.similarity]
         rows = []
         for t in templates:
             if not t.videos:
                 raise ConfigError(f"template {t.name!r} has no video; video scores need an "
                                   "execution video per template (field 'video')")
-            rows.append(np.mean([[sim(self.features(v), h) for h in humans.clips]
+            rows.append(np.mean([similarities(self.similarity, self.features(v), humans.clips)
                                  for v in t.videos], axis=0))
         return np.asarray(rows)
 
@@ -127,6 +139,12 @@ class VideoScorer:
     def evidence(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
         """`score` in standard errors (`top_k_error`): same ranking, a noise-aware scale."""
         return evidence_scores(self.similarities(templates, humans), self.k)
+
+
+def source_name(encoder: str, similarity: str) -> str:
+    """The score source name of a scorer: the encoder, with ':<similarity>' unless it is
+    the encoder's own comparison."""
+    return encoder if similarity == DEFAULT_SIMILARITY else f"{encoder}:{similarity}"
 
 
 def prime(scorers: Sequence[VideoScorer], paths: Sequence[str | os.PathLike]) -> None:
@@ -218,7 +236,7 @@ def human_clips_from_store(skill: str, store: ClipStore, scorer: VideoScorer,
     segments = store.segments(domain=domain, label=label)
     if not segments:
         raise NoHumanClipsError(skill, f"{store.path} has no {domain} clips labelled {label!r}")
-    return HumanClips(skill, tuple(_segment_features(store, s, scorer.encoder.name)
+    return HumanClips(skill, tuple(store.clip_features(s, scorer.encoder.name)
                                    for s in segments),
                       tuple(f"{Path(s.video_path).name}@{s.start:.1f}-{s.end:.1f}s"
                             for s in segments))
@@ -226,25 +244,17 @@ def human_clips_from_store(skill: str, store: ClipStore, scorer: VideoScorer,
 
 def human_clips_by_query(skill: str, query: str | os.PathLike, store: ClipStore,
                          scorer: VideoScorer, n: int = 5, domain: str = HUMAN) -> HumanClips:
-    """The query clip and the `n` `domain` clips of the store nearest to it."""
+    """The query clip and the `n` `domain` clips of the store nearest to it; clips cut from
+    the query file itself (the same content already in the store) are not counted twice."""
     feats = scorer.features(query)
-    hits = store.search(feats, n, encoder=scorer.encoder.name, domain=domain)
-    clips = [feats, *(_segment_features(store, store.segment(h.segment_id), scorer.encoder.name)
+    own = store.find_video(content_hash(query))
+    exclude = [c.id for c in store.segments(video_id=own.id)] if own else []
+    hits = store.search(feats, n, encoder=scorer.encoder.name, domain=domain, exclude=exclude)
+    clips = [feats, *(store.clip_features(store.segment(h.segment_id), scorer.encoder.name)
                       for h in hits)]
     names = [Path(query).name, *(f"{Path(h.video_path).name}@{h.start:.1f}-{h.end:.1f}s"
                                  for h in hits)]
     return HumanClips(skill, tuple(clips), tuple(names))
-
-
-def _segment_features(store: ClipStore, segment, encoder: str) -> Features:
-    """The windows of one stored clip (the nearest window when the clip is shorter)."""
-    feats = store.features(segment.video_id, encoder)
-    inside = feats.between(segment.start, segment.end)
-    if len(inside):
-        return inside
-    i = int(np.argmin(np.abs(feats.times - (segment.start + segment.end) / 2)))
-    return Features(feats.data[i:i + 1], feats.starts[i:i + 1], feats.ends[i:i + 1],
-                    feats.encoder, feats.settings, feats.source)
 
 
 def video_scores(templates: Sequence[Template], humans: dict[str, HumanClips],

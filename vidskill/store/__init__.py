@@ -1,5 +1,6 @@
 """The clip store: a SQLite catalog, feature files and one FAISS index per encoder."""
 
+from vidskill.encoders.base import POOLINGS
 from vidskill.store.catalog import CATALOG, Catalog, SegmentRecord, VideoRecord
 from vidskill.store.errors import (
     SegmentNotFoundError,
@@ -8,7 +9,7 @@ from vidskill.store.errors import (
     StoreNotFoundError,
     StoreSettingsError,
 )
-from vidskill.store.index import POOLINGS, clip_embedding, default_factory, ivf_lists
+from vidskill.store.index import clip_embedding, default_factory, ivf_lists
 from vidskill.store.store import ClipStore, Hit
 
 __all__ = [

@@ -421,11 +421,13 @@ class Catalog:
         domain: str | None = None,
         metadata: dict | None = None,
         duration: float | None = None,
+        cut_by: str | None = None,
     ) -> int:
         """Store one video's features and clips; returns its id. All or nothing on a crash.
 
         A video already in the catalog (same content) is replaced: its old clips go in the
         same transaction that adds the new ones, as do failures recorded for the same path.
+        cut_by: the encoder whose features a detector cut the video with (`cut_by_encoder`).
         """
         self._require_lock()
         if not features:
@@ -449,6 +451,13 @@ class Catalog:
             # earlier failures at this path (unreadable then, or other content) are outdated
             self._db.execute("DELETE FROM videos WHERE path = ? AND status = 'failed' AND id != ?",
                              (path, video_id))
+            self._db.executemany(  # what a stored clip's features were made with
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                [(f"feature_settings/{enc}", json.dumps(f.settings, sort_keys=True, default=str))
+                 for enc, f in features.items()])
+            if cut_by is not None:
+                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cut_by', ?)",
+                                 (cut_by,))
             self._db.execute(
                 "UPDATE videos SET path = ?, settings_hash = ?, status = 'done', error = NULL,"
                 " kind = ?, label = ?, domain = ?, metadata = ?, duration = ?, updated = ?"
@@ -622,7 +631,11 @@ class Catalog:
                              f"re-ingest the video ({video_id}) after `vidskill store remove "
                              f"--store {self.path} --video {video_id}`") from None
         row = self._db.execute("SELECT path FROM videos WHERE id = ?", (video_id,)).fetchone()
-        return Features(data, times[:, 0], times[:, 1], encoder, source=row["path"] if row else "")
+        settings = self._db.execute("SELECT value FROM meta WHERE key = ?",
+                                    (f"feature_settings/{encoder}",)).fetchone()
+        return Features(data, times[:, 0], times[:, 1], encoder,
+                        json.loads(settings["value"]) if settings else {},
+                        source=row["path"] if row else "")
 
     # -- segments ----------------------------------------------------------------------
 
@@ -680,6 +693,12 @@ class Catalog:
         return int(self._db.execute(
             "SELECT count(*) FROM embeddings WHERE encoder = ?", (encoder,)
         ).fetchone()[0])
+
+    def cut_by_encoder(self) -> str:
+        """The encoder whose features cut the store's long videos (the last ingest's
+        `segment_with`; the first encoder for stores that did not record it)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'cut_by'").fetchone()
+        return str(row["value"]) if row else self.default_encoder()
 
     def default_encoder(self) -> str:
         encoders = self.encoders()

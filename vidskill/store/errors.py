@@ -25,6 +25,14 @@ class StoreSettingsError(StoreError):
     """The settings asked for differ from those the store was built with."""
 
 
+class EmptyQueryError(StoreError, ValueError):
+    """The query embeds to the zero vector (nothing moves in it), so it ranks nothing."""
+
+
+class NoMatchError(StoreError):
+    """No stored clip passes the query's filters (domain, label)."""
+
+
 class SegmentNotFoundError(StoreError, KeyError):
     """No segment has the id given."""
 

@@ -1,4 +1,4 @@
-"""Clip vectors and their FAISS indexes: pooling, the index type by corpus size, search.
+"""Clip vectors and their FAISS indexes: embedding, the index type by corpus size, search.
 
 Every index is an inner-product `IndexIDMap2` over L2-normalised clip embeddings, keyed by
 segment id, so a search returns cosine similarities and catalog ids.
@@ -14,9 +14,9 @@ import faiss
 import numpy as np
 
 from vidskill.encoders.base import Features
+from vidskill.encoders.registry import clip_model
 from vidskill.store.errors import StoreError
 
-POOLINGS = ("mean", "mean+max")
 # Index choice and search parameters, measured with bench/retrieval.py on 148-d flow-hof-sized
 # clustered embeddings, one query at a time on 2 busy cores: exact "Flat" took 9.3 ms p50 at
 # 100k clips, so it is used below 50k only. Above, IVF (nlist ~ 4 sqrt(n)) with nprobe 64 gave
@@ -33,25 +33,10 @@ QUERY_THREADS = 1
 
 
 def clip_embedding(features: Features, start: float, end: float, pooling: str = "mean") -> np.ndarray:
-    """L2-normalised pooled features of the windows inside [start, end) (mean, or mean ++ max).
-
-    Windows are chosen by centre time; a clip shorter than one window takes the windows that
-    overlap it, and failing that the window nearest its middle, so every clip has a vector.
-    """
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if len(features) == 0:
-        raise ValueError(f"no feature windows in {features.source or 'the video'}; it is too short")
-    centre = features.times
-    keep = (centre >= start) & (centre < end)
-    if not keep.any():
-        keep = (features.ends > start) & (features.starts < end)
-    if not keep.any():
-        keep = np.zeros(len(features), bool)
-        keep[int(np.argmin(np.abs(centre - (start + end) / 2)))] = True
-    x = features.data[keep].astype(np.float32)
-    vec = x.mean(0) if pooling == "mean" else np.concatenate([x.mean(0), x.max(0)])
-    return _normalise(vec)
+    """The index vector of the clip [start, end) of a video's features: its encoder's
+    `embed` of the clip's windows (`Features.clip`), L2-normalised; by default the mean of
+    the windows (or mean ++ max)."""
+    return _normalise(clip_model(features.encoder).embed(features.clip(start, end), pooling))
 
 
 def _normalise(vec: np.ndarray) -> np.ndarray:

@@ -1,0 +1,138 @@
+"""flow-profile's clip descriptors on synthetic rows: what a change of camera or tempo must
+leave alone, what order must change, the periodic gate, the index vector, and the store's
+re-ranking with the encoder's own comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidskill.boundaries.base import Segment
+from vidskill.encoders.base import Features
+from vidskill.encoders.profile import GRID, ProfileEncoder, clip_vector, similarities
+from vidskill.store import ClipStore
+
+P = ProfileEncoder
+
+
+def rows(energy: np.ndarray, seed: int = 0, step: float = 0.1) -> Features:
+    """flow-profile rows: the given energy, a mean flow z along with it, and a random flow
+    field scaled by it."""
+    n = len(energy)
+    rng = np.random.default_rng(seed)
+    z = energy * (0.6 + 0.3j)
+    grid = rng.normal(size=(n, 2 * GRID ** 2)) * energy[:, None]
+    data = np.column_stack([energy, z.real, z.imag, grid]).astype(np.float32)
+    t = np.arange(n) * step
+    return Features(data, t, t + step, "flow-profile")
+
+
+def one_shot(n: int = 40, peak: float = 0.7) -> np.ndarray:
+    """A slow acceleration until `peak` of the clip, then a quick stop (no repeat)."""
+    t = np.linspace(0, 1, n)
+    return 0.05 + np.where(t < peak, (t / peak) ** 2, np.exp(-(t - peak) / 0.05))
+
+
+def test_a_farther_camera_gives_the_same_signature():
+    a = rows(one_shot())
+    b = Features(a.data * np.float32(0.4), a.starts, a.ends, a.encoder)  # all speeds x 0.4
+    sa, sb = P.signature(a), P.signature(b)
+    np.testing.assert_allclose(sa.profile, sb.profile, atol=1e-5)
+    np.testing.assert_allclose(sa.ssm, sb.ssm, atol=1e-5)
+    assert P.compare(a, b) > 0.999
+
+
+def test_another_tempo_keeps_the_energy_profile():
+    fast, slow = P.signature(rows(one_shot(40))), P.signature(rows(one_shot(80)))
+    assert np.corrcoef(fast.profile[:, 0], slow.profile[:, 0])[0, 1] > 0.99
+
+
+def test_order_matters():
+    """The same phases in the other order are further than a small shift of timing."""
+    e = one_shot()
+    a = rows(e)
+    assert P.compare(a, rows(one_shot(peak=0.73))) > P.compare(a, rows(e[::-1].copy())) + 0.2
+
+
+def test_periodic_and_one_shot_clips_are_told_apart():
+    t = np.arange(60) * 0.1
+    assert P.signature(rows(1.0 + 0.8 * np.sin(2 * np.pi * t / 1.0))).gate == 1.0
+    assert P.signature(rows(one_shot(60))).gate == 0.0
+
+
+def test_index_vector_is_the_lockstep_similarity():
+    a, b = P.signature(rows(one_shot())), P.signature(rows(one_shot(peak=0.75), seed=1))
+    va, vb = clip_vector(a), clip_vector(b)
+    assert np.linalg.norm(va) == pytest.approx(1.0, abs=1e-5)
+    assert float(va @ vb) == pytest.approx(similarities(a, [b], band=0)[0], abs=1e-5)
+    assert similarities(a, [b])[0] >= float(va @ vb) - 1e-6   # warping only helps
+
+
+def test_symmetric_and_short_clips():
+    a, b = rows(one_shot()), rows(one_shot(55, 0.75), seed=2)
+    assert P.compare(a, b) == pytest.approx(P.compare(b, a))
+    single = rows(np.array([0.3]))
+    assert np.all(np.isfinite(P.embed(single)))
+    with pytest.raises(ValueError, match="too short"):
+        P.embed(Features.empty(35, "flow-profile"))
+    with pytest.raises(ValueError, match="not flow-profile features"):
+        P.embed(Features(np.ones((5, 8), np.float32), np.arange(5.0), np.arange(5.0) + 1, "x"))
+    with pytest.raises(ValueError, match="pooling"):
+        P.embed(a, "mean+max")
+
+
+def test_store_reranks_its_shortlist_with_the_encoder_comparison(tmp_path):
+    """Hits come in the order, and with the scores, of `compare` on the stored rows, which
+    here differs from the index's inner product."""
+    rng = np.random.default_rng(5)
+    store = ClipStore(tmp_path / "s", create=True)
+    store.lock()
+    store.use_settings({"encoders": ["flow-profile"], "encoder_settings": {"flow-profile": {}},
+                        "fps": 10.0, "size": 160, "pooling": "mean"})
+    clips = []
+    for v in range(12):  # each video: two clips, one-shot motions with their peak elsewhere
+        parts = [one_shot(int(rng.integers(30, 60)), float(rng.uniform(0.3, 0.8)))
+                 for _ in range(2)]
+        f = rows(np.concatenate(parts), seed=v)
+        cut = len(parts[0]) * 0.1
+        segs = [Segment(0.0, cut), Segment(cut, float(f.ends[-1]))]
+        store.add_video(f"v{v}.mp4", f"h{v}", "s", {"flow-profile": f}, segs, domain="human")
+        clips += [f.clip(s.start, s.end) for s in segs]
+    query = rows(one_shot(45, 0.55), seed=99)
+    hits = store.search(query, 24)
+    want = P.compare_many(query, clips)
+    got = np.array([h.score for h in hits])
+    np.testing.assert_allclose(np.sort(got)[::-1], np.sort(want)[::-1], atol=1e-9)
+    assert np.all(np.diff(got) <= 0)
+    index_order = np.argsort(-(np.stack([P.embed(c) for c in clips]) @ P.embed(query)))
+    assert list(np.argsort(-want)) != list(index_order)  # re-ranking changes the order here
+    # a segment-id query is re-ranked from the stored rows too, and excludes itself
+    first = store.search(hits[0].segment_id, 3)
+    assert hits[0].segment_id not in [h.segment_id for h in first]
+    seg = store.segment(first[0].segment_id)
+    assert first[0].score == pytest.approx(P.compare(
+        store.clip_features(store.segment(hits[0].segment_id), "flow-profile"),
+        store.clip_features(seg, "flow-profile")))
+    assert store.features(seg.video_id, "flow-profile").settings == {}  # as given here
+    store.close()
+
+
+def test_one_row_per_flow_pair_at_a_low_frame_rate():
+    """Flow pairs longer than a step (5 fps) still give rows: one per pair."""
+    from vidskill.flow import Flow
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (9, 40, 40, 3), dtype=np.uint8)
+    flow = Flow(rng.normal(size=(8, 40, 40, 2)).astype(np.float32), np.arange(8) * 0.2,
+                np.full(8, 0.2), "five-fps")
+    enc = ProfileEncoder()
+    feats = enc.encode_flow(flow, frames=_frames(images, 0.2))
+    assert len(feats) == 8 and np.allclose(feats.times, np.arange(8) * 0.2 + 0.15)
+    assert len(enc.encode_flow(Flow(flow.data, np.arange(8) * 0.05, np.full(8, 0.05), "x"),
+                               frames=_frames(images, 0.05))) == 4  # 20 fps: two pairs a step
+
+
+def _frames(images, step):
+    from vidskill.video import Frames
+
+    return Frames(images, np.arange(len(images)) * step, np.arange(len(images)), "x", 1 / step)

@@ -1,0 +1,289 @@
+"""`flow-profile`: ordered per-step motion signals, for matching clips across cameras.
+
+A one-shot skill (reach, grasp, push, release) is told apart by the *order* of its phases,
+which a change of camera keeps; flow-motion's per-window spectra and a mean over windows
+throw order away (on MetaWorld renders from two cameras it matched the task at chance).
+This encoder keeps one row per step (0.1 s) of raw motion signals, and every clip-level
+descriptor is computed from the clip's own rows once its extent is known (a query clip, a
+stored segment, a template execution), so the store and direct comparison use one function.
+
+Per step of 0.1 s (one flow pair at 10 fps; at a higher rate the pairs of a step are
+averaged by duration, at a lower rate each pair is one row):
+- energy: mean speed of all pixels after subtracting the pair's median flow (camera motion),
+  in short sides per second at half resolution (as flow-motion);
+- z: flow-motion's structure-weighted mean moving flow (x + iy), for the periodic block;
+- grid: the camera-compensated mean velocity on a G x G grid (2 G^2 numbers), only ever
+  compared with other steps of the *same* clip (self-similarity), never across clips.
+
+Per clip (`signature`), on the clip's own time t / duration resampled to fixed lengths, so
+a global change of tempo leaves it unchanged:
+- profile (compared by DTW): log energy and the log distance between the flow field at t
+  and at t + lag for lags of 1, 2 and 4 of L resampled steps (how fast the motion pattern
+  changes: high at phase changes), each z-scored over the clip. A farther camera, a larger
+  arm or a faster tempo multiplies a channel by a constant: the log makes it an offset
+  and the z-score removes it;
+- ssm: the flow fields' Euclidean self-similarity matrix at SSM_STEPS steps, its upper
+  triangle centred and unit-normalised: which phases resemble or mirror which (after Junejo
+  et al., "View-independent action recognition from temporal self-similarities", 2011);
+- spectral: flow-motion's window descriptor over the clip's 4 s windows, averaged, for
+  repetitive motion;
+- gate in [0, 1]: how periodic the clip is: how well its motion path z repeats within
+  the clip (see `gate`).
+
+Similarity (`similarities`), with g = max(gate_a, gate_b):
+
+    (1 - g) [(1 - SSM_WEIGHT) DTW-correlation(profiles) + SSM_WEIGHT ssm_a . ssm_b]
+      + g spectral_a . spectral_b
+
+DTW-correlation is 1 - (banded squared-Euclidean DTW total) / (2 L C): on the diagonal it
+is the mean Pearson correlation of the z-scored channels, and warping can only raise it.
+Order over the clip's time means something only when neither clip repeats (a periodic
+clip's profile depends on how many cycles it happens to hold), so once either repeats,
+spectra decide. The index vector (`embed`) is the same formula with the lockstep
+correlation in place of DTW; a store shortlists by it and re-ranks with `compare`.
+
+Assumptions (round values, not fitted to any corpus): the camera is static or moves by a
+global translation, and the moving agent covers less than half of the frame (median
+subtraction); a clip holds one skill from its start to its end, cut within about BAND of
+its length; phase timing survives a change of camera while the relative size of a phase
+may not (hence the per-clip z-score of logs); a clip of a periodic skill shows at least
+5/3 cycles (REPEAT_LAGS), and its path repeats with a correlation above GATE_HIGH while a
+one-shot clip's stays under GATE_LOW (MetaWorld's one-shot clips: at most 0.43; the demo's
+periodic clips: median 0.94, lower quartile 0.86); L = 32 resampled steps resolve phases of about 1/16 of a clip, so a skill should
+span at least ~30 steps (3 s at the default 0.1 s step; sample faster for quicker skills).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+import vidskill.encoders.motion as motion
+from vidskill.dtw import sqeuclidean_total
+from vidskill.encoders.base import POOLINGS, Features, check_comparable
+from vidskill.encoders.flowbase import FlowEncoder, l2
+from vidskill.encoders.windows import Steps, Windows
+from vidskill.flow import Flow, FlowEstimator
+
+STEP = 0.1          # seconds per row: one flow pair at the default 10 fps (one per pair below)
+GRID = 4            # cells per side of the flow field kept for self-similarity
+L = 32              # resampled steps of the DTW profile: phases of ~1/16 of the clip
+LAGS = (1, 2, 4)    # lags (resampled steps) of the flow-field change channels: within 1/8
+SSM_STEPS = 16      # resampled steps of the self-similarity matrix
+SSM_WEIGHT = 0.3    # share of the self-similarity block (it is the weaker cue alone)
+BAND = 0.1          # DTW half-width, fraction of L: phase timings may differ by 10% of a clip
+GATE_LOW, GATE_HIGH = 0.5, 0.8   # repeat correlation: one-shot at or below, periodic above
+REPEAT_LAGS = 0.6   # longest lag for a repeat, fraction of the clip: >= 5/3 cycles seen
+DESPIKE = 5.0       # robust SDs above the median beyond which a step is a flow failure
+SPECTRAL_WINDOW, SPECTRAL_STRIDE = 4.0, 1.0   # flow-motion's windows for the periodic block
+EPS = 1e-6          # floor inside logs (speeds are ~1e-3-1 short sides per second)
+VERSION = 2         # bump when the output changes without a settings change
+
+
+def resample(x: np.ndarray, n: int, times: np.ndarray | None = None) -> np.ndarray:
+    """(T, C) rows at `times` (default evenly spaced) linearly resampled to n rows evenly
+    spaced over the same span, i.e. on the clip's normalised time [0, 1]."""
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    if len(x) == 1:
+        return np.repeat(x, n, axis=0)
+    t = np.arange(len(x), dtype=np.float64) if times is None else np.asarray(times, np.float64)
+    tt = np.linspace(t[0], t[-1], n)
+    return np.stack([np.interp(tt, t, x[:, j]) for j in range(x.shape[1])], axis=1)
+
+
+def zscore(x: np.ndarray) -> np.ndarray:
+    """Each column minus its mean over time, over its standard deviation (a flat column
+    stays zero rather than amplifying noise)."""
+    x = x - x.mean(axis=0)
+    sd = x.std(axis=0)
+    return x / np.where(sd > 1e-9, sd, np.inf)
+
+
+def centred_unit(x: np.ndarray) -> np.ndarray:
+    """x flattened, centred and scaled to unit L2 norm (zero stays zero)."""
+    x = np.asarray(x, np.float64).ravel()
+    return l2(x - x.mean(), 1e-12)
+
+
+def repeat_strength(x: np.ndarray, longest: float = REPEAT_LAGS) -> float:
+    """Highest local maximum of x's normalised autocorrelation after its first zero
+    crossing, at lags up to `longest` of the clip; 1 = a perfect repeat, 0 = none.
+
+    Only peaks after the autocorrelation has gone negative count (as in pitch detection): a
+    slow one-shot motion decorrelates slowly and wiggles on the way, which is no repeat.
+    """
+    x = np.asarray(x) - np.mean(x)
+    n = len(x)
+    power = float(np.vdot(x, x).real)
+    top = int(longest * n)
+    if n < 6 or power <= 0:
+        return 0.0
+    ac = np.array([np.vdot(x[:n - k], x[k:]).real / (n - k) for k in range(top + 2)])
+    ac /= power / n
+    negative = np.flatnonzero(ac[1:] < 0)
+    if len(negative) == 0:
+        return 0.0
+    peaks = [ac[k] for k in range(int(negative[0]) + 1, top + 1)
+             if ac[k] >= ac[k - 1] and ac[k] >= ac[k + 1]]
+    return float(np.clip(max(peaks, default=0.0), 0.0, 1.0))
+
+
+def despike(x: np.ndarray, k: float = DESPIKE) -> np.ndarray:
+    """x with samples more than k robust SDs (1.4826 MAD) above the median magnitude shrunk
+    to that limit: a one-step flow failure must not hide a repeat."""
+    m = np.abs(x)
+    med = float(np.median(m))
+    top = med + k * max(1.4826 * float(np.median(np.abs(m - med))), 1e-12)
+    return np.where(m > top, x * (top / np.maximum(m, 1e-12)), x)
+
+
+def gate(z: np.ndarray) -> float:
+    """Periodic share of a clip in [0, 1]: the repeat strength of its motion path z (the
+    mean moving flow, direction included), mapped linearly from [GATE_LOW, GATE_HIGH] to
+    [0, 1]. Not of the energy: a one-shot manipulation has several bursts of motion
+    (reach, carry) whose energy repeats while their directions do not; a repeated skill
+    repeats its path."""
+    p = repeat_strength(despike(z))
+    return float(np.clip((p - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0))
+
+
+def spectral_block(energy: np.ndarray, z: np.ndarray, starts: np.ndarray,
+                   ends: np.ndarray) -> np.ndarray:
+    """flow-motion's descriptor of the clip (default bins), over its 4 s windows every 1 s
+    (one shorter window for a shorter clip), averaged and unit-normalised: flow-motion's
+    mean-pooled clip embedding when a step is one flow pair."""
+    windows = Windows(SPECTRAL_WINDOW, SPECTRAL_STRIDE)
+    centres = motion.log_bins(motion.LOW_HZ, motion.HIGH_HZ, motion.PER_OCTAVE)
+    width = float(np.log(2) / motion.PER_OCTAVE)
+    dt = ends - starts
+    tol = 0.25 * float(np.median(dt))
+    spans = windows.spans(float(starts[0]), float(ends[-1]), None, tol)
+    rows = [motion.describe(z[idx], energy[idx], float(np.median(dt[idx])), centres, width)
+            for idx in windows.members(starts, ends, spans, tol) if len(idx)]
+    return l2(np.mean(rows, axis=0))
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Clip-level descriptors of one clip (see the module docstring)."""
+
+    profile: np.ndarray    # (L, 1 + len(LAGS)) z-scored channels, compared by DTW
+    ssm: np.ndarray        # (SSM_STEPS (SSM_STEPS - 1) / 2,) unit self-similarity triangle
+    spectral: np.ndarray   # flow-motion descriptor, unit
+    gate: float            # periodic share in [0, 1]
+
+
+def similarities(query: Signature, others: Sequence[Signature],
+                 band: float | None = BAND) -> np.ndarray:
+    """The clip similarity (module docstring) of one signature to each of `others`."""
+    if not others:
+        return np.zeros(0)
+    total = sqeuclidean_total(query.profile, np.stack([o.profile for o in others]), band)
+    prof = 1.0 - total / (2.0 * query.profile.size)
+    ssm = np.stack([o.ssm for o in others]) @ query.ssm
+    spec = np.stack([o.spectral for o in others]) @ query.spectral
+    g = np.maximum(query.gate, np.array([o.gate for o in others]))
+    return (1 - g) * ((1 - SSM_WEIGHT) * prof + SSM_WEIGHT * ssm) + g * spec
+
+
+def clip_vector(sig: Signature) -> np.ndarray:
+    """The unit index vector [sqrt((1-g)(1-w)) profile / sqrt(L C), sqrt((1-g) w) ssm,
+    sqrt(g) spectral] (w = SSM_WEIGHT).
+
+    Its inner product is `similarities` with the lockstep correlation in place of DTW for
+    two clips of the same gate (both one-shot or both periodic); for a one-shot and a
+    periodic clip it is lower. DTW only raises the profile term, so the inner product is a
+    shortlist key and `compare` re-ranks.
+    """
+    p = sig.profile.ravel() / np.sqrt(sig.profile.size)
+    g = sig.gate
+    vec = np.concatenate([np.sqrt((1 - g) * (1 - SSM_WEIGHT)) * p,
+                          np.sqrt((1 - g) * SSM_WEIGHT) * sig.ssm, np.sqrt(g) * sig.spectral])
+    return l2(vec).astype(np.float32)
+
+
+class ProfileEncoder(FlowEncoder):
+    """Per-step raw motion signals; clips are described by `signature` (module docstring)."""
+
+    name = "flow-profile"
+    needs_images = True   # z is weighted by image structure, as in flow-motion
+    own_comparison: ClassVar[bool] = True
+
+    def __init__(self, step: float = STEP, grid: int = GRID,
+                 flow: FlowEstimator | str | dict = "dis"):
+        super().__init__(step, step, flow)
+        self.windows = Steps(float(step), float(step))   # one row per pair at a low rate
+        if grid < 1:
+            raise ValueError(f"grid needs at least one cell per side, got {grid}")
+        self.grid = int(grid)
+        self.dim = 3 + 2 * self.grid ** 2
+
+    def params(self) -> dict:
+        return {"grid": self.grid, "version": VERSION}
+
+    def prepare(self, flow: Flow, images: np.ndarray) -> dict[str, np.ndarray]:
+        u, vv, mag, wgt = motion.moving_flow(flow, images)   # half resolution, median removed
+        p = len(u)
+        total = wgt.reshape(p, -1).sum(1) + 1e-12
+        v = np.stack([u, vv], axis=-1).astype(np.float32)   # cell means: half resolution will do
+        cells = np.stack([cv2.resize(f, (self.grid, self.grid), interpolation=cv2.INTER_AREA)
+                          for f in v])
+        return {"energy": mag.reshape(p, -1).mean(1),
+                "z": (wgt * (u + 1j * vv)).reshape(p, -1).sum(1) / total,
+                "grid": cells.reshape(p, -1)}
+
+    def pool(self, prepared, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        w = dt / dt.sum()
+        z = w @ prepared["z"][idx]
+        return np.concatenate([[w @ prepared["energy"][idx], z.real, z.imag],
+                               w @ prepared["grid"][idx]])
+
+    # -- clips ----------------------------------------------------------------------------
+
+    @classmethod
+    def signature(cls, features: Features) -> Signature:
+        """The clip descriptors of a clip (all rows of `features` are the clip)."""
+        if len(features) == 0:
+            raise ValueError(f"no feature rows in {features.source or 'the clip'}; "
+                             "it is too short")
+        cells = (features.dim - 3) / 2
+        if features.dim < 5 or cells != int(np.sqrt(cells)) ** 2:
+            raise ValueError(f"{features.dim}-dimensional rows are not {cls.name} features "
+                             "(3 + 2 G^2 numbers per step)")
+        data = features.data.astype(np.float64)
+        energy, z, fields = data[:, 0], data[:, 1] + 1j * data[:, 2], data[:, 3:]
+        t = features.times
+        f = resample(fields, L, t)
+        channels = [np.log(resample(energy, L, t)[:, 0] + EPS)]
+        for lag in LAGS:
+            d = np.linalg.norm(f[lag:] - f[:-lag], axis=1)
+            channels.append(np.log(np.concatenate([d, np.repeat(d[-1:], lag)]) + EPS))
+        profile = zscore(np.stack(channels, axis=1))
+        fs = resample(fields, SSM_STEPS, t)
+        sq = (fs ** 2).sum(1)
+        dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * fs @ fs.T, 0.0))
+        ssm = centred_unit(dist[np.triu_indices(SSM_STEPS, 1)])
+        spectral = spectral_block(energy, z, np.asarray(features.starts, np.float64),
+                                  np.asarray(features.ends, np.float64))
+        return Signature(profile, ssm, spectral, gate(z))
+
+    @classmethod
+    def embed(cls, features: Features, pooling: str = "mean") -> np.ndarray:
+        """`clip_vector` of the clip's signature. The clip is described as a whole, so a
+        store's window pooling other than the default does not apply."""
+        if pooling != POOLINGS[0]:
+            raise ValueError(f"{cls.name} describes a clip from its ordered rows, so pooling "
+                             f"{pooling!r} does not apply; use pooling {POOLINGS[0]!r}")
+        return clip_vector(cls.signature(features))
+
+    @classmethod
+    def compare_many(cls, query: Features, others: Sequence[Features]) -> np.ndarray:
+        """`similarities` of the clips' signatures (DTW over the profiles, batched)."""
+        if not others:
+            return np.zeros(0)
+        check_comparable(query, others)
+        return similarities(cls.signature(query), [cls.signature(o) for o in others])
