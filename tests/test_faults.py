@@ -189,7 +189,8 @@ def test_bad_options_on_a_finished_store_change_nothing(tmp_path, clips):
     cases = [
         (["--detector-setting", "typo_option=1"], "typo_option"),
         (["--detector-setting", "min_len=-5"], "min_len >= 0"),
-        (["--detector", "sbd"], "ingest cannot fit the 'sbd' detector"),
+        (["--detector", "sbd", "--detector-setting", "calibration=sometimes"],
+         "calibration must be"),
         (["--encoder-setting", "window=-1"], "window"),
     ]
     for extra, needle in cases:

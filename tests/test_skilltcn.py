@@ -9,7 +9,7 @@ from helpers import run_cli
 
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
-from vidskill.demo.corpus import SYNTH_VERSION, generate_corpus
+from vidskill.demo.corpus import SYNTH_VERSION, generate_corpus, write_long_video
 from vidskill.encoders import encode_video, get_encoder
 from vidskill.encoders.skilltcn import CONTEXT_STEPS, read_labels, train_skill_tcn
 from vidskill.errors import ConfigError, WeightsNotFoundError
@@ -128,10 +128,17 @@ def test_missing_or_malformed_labels_are_clear(corpus, tmp_path):
         read_labels(clip)
 
 
-def test_wrong_fps_and_missing_weights_are_clear(corpus, shipped, tmp_path):
-    v = next(iter(corpus.select(domain="human", kind="long", split="test")))
-    with pytest.raises(ConfigError, match="trained at 10 fps .* decode at fps=10"):
-        encode_video(v.path, shipped, fps=5)
+def test_any_frame_rate_is_resampled_to_the_training_rate(shipped, tmp_path):
+    """A 25 fps video (here rendered at 25 fps) is read at its native rate: the flow is
+    resampled to the weights' 10 fps, and the skills are named as well as at 10 fps."""
+    v = write_long_video(tmp_path / "v25.mp4", minutes=0.5, fps=25, seed=7)
+    for rate in (None, 10):
+        f = encode_video(v.path, shipped, fps=rate)
+        predicted = np.array(shipped.classes)[f.data.argmax(1)]
+        assert np.mean(predicted == np.array(_labels_at(v, f.times))) >= 0.9, rate  # 0.98
+
+
+def test_missing_weights_are_clear(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="no untrained form"):
         get_encoder("skill-tcn", weights=None)
     with pytest.raises(WeightsNotFoundError, match="does not exist"):
