@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from segment import TimedShots  # bench/segment.py
 
 from vidskill.boundaries import DETECTORS, get_detector
 from vidskill.boundaries.base import Segment
@@ -45,7 +46,6 @@ from vidskill.segment import (
     shot_features,
     shot_segments,
 )
-from vidskill.shots import get_shot_detector
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDENEYE_CUTS = (3.754, 8.759)   # PySceneDetect's hard cuts in goldeneye-vfr-drop3.mp4
@@ -92,20 +92,10 @@ def decode(paths: Sequence[Path], encoder: str, shots: str) -> tuple[list[ShotFe
     name, _, options = encoder.partition(":")   # e.g. motion-kin:thumb=16
     enc = segment_encoder(name, **{k: json.loads(v) for k, v in (
         o.split("=") for o in options.split(",") if o)})
-    detector = get_shot_detector(shots)
-    spent = 0.0
-    push = detector.push
-
-    def timed_push(frames) -> None:
-        nonlocal spent
-        t = time.process_time()
-        push(frames)
-        spent += time.process_time() - t
-
-    detector.push = timed_push   # the shot stage's own CPU time, inside the one decode
+    timed = TimedShots(shots)
     t0 = time.process_time()
-    videos = [shot_features(p, enc, detector) for p in paths]
-    return videos, time.process_time() - t0, spent
+    videos = [shot_features(p, enc, timed.detector) for p in paths]
+    return videos, time.process_time() - t0, timed.spent
 
 
 def cut_all(videos: Sequence[ShotFeatures], name: str, **settings
