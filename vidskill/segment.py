@@ -97,6 +97,8 @@ def inside(features: Features, start: float, end: float, frame: float) -> Featur
     end. A window pools the flow pairs that end within a quarter frame of its end, so none
     of these holds the pair from the shot's last frame to the next shot's first."""
     keep = (features.starts >= start - 1e-6) & (features.ends <= end - frame / 2 + 1e-6)
+    if keep.all():
+        return features   # one shot: no copy of a long video's features
     return Features(features.data[keep], features.starts[keep], features.ends[keep],
                     features.encoder, features.settings, features.source)
 

@@ -18,9 +18,9 @@ import numpy as np
 
 from vidskill.encoders.base import Features
 
-# Rows a PCA is fitted on at most (evenly spaced over the corpus): the components of an
-# hour of 20 fps video are as good from 50,000 rows and the SVD stays in seconds.
-MAX_ROWS = 50_000
+
+def _centred(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    return x.astype(np.float64) - mean
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,13 @@ class Block:
     components: np.ndarray | None
     scale: np.ndarray
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """The block's columns of `x`, through its PCA if it has one."""
         y = x[:, self.start:self.stop].astype(np.float64)
-        if self.components is not None:
-            y = (y - self.mean) @ self.components.T
-        return y / self.scale / np.sqrt(len(self.scale))
+        return y if self.components is None else (y - self.mean) @ self.components.T
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.project(x) / self.scale / np.sqrt(len(self.scale))
 
 
 @dataclass(frozen=True)
@@ -50,30 +52,35 @@ class SignalTransform:
 
     @staticmethod
     def fit(corpus: Sequence[Features]) -> SignalTransform | None:
-        """The transform for these features, or None when their encoder declares no blocks."""
+        """The transform for these features, or None when their encoder declares no blocks.
+        Statistics are summed video by video (a block's PCA from its covariance), so an
+        hour of 1031-dimensional windows is never copied into one array."""
         videos = [f for f in corpus if len(f)]
         spec = videos[0].settings.get("blocks") if videos else None
         if not spec:
             return None
-        x = np.concatenate([f.data for f in videos])
-        if len(x) > MAX_ROWS:
-            x = x[np.linspace(0, len(x) - 1, MAX_ROWS).astype(np.int64)]
+        dim = videos[0].dim
+        if sum(int(size) for _, size, _ in spec) != dim:
+            raise ValueError(f"feature blocks {spec} do not cover the {dim} feature columns")
+        n = sum(len(f) for f in videos)
         blocks, start = [], 0
         for _, size, pca in spec:
-            y = x[:, start:start + int(size)].astype(np.float64)
-            mean = components = None
+            stop = start + int(size)
+            mean = sum(f.data[:, start:stop].sum(0, dtype=np.float64) for f in videos) / n
+            components = None
             if pca:
-                mean = y.mean(0)
-                _, _, vt = np.linalg.svd(y - mean, full_matrices=False)
-                components = vt[:int(pca)]
-                y = (y - mean) @ components.T
-            scale = np.maximum(y.std(0), 1e-6)
-            blocks.append(Block(start, start + int(size), mean, components, scale))
-            start += int(size)
-        if start != x.shape[1]:
-            raise ValueError(f"feature blocks {spec} cover {start} columns, the features "
-                             f"have {x.shape[1]}")
-        return SignalTransform(int(x.shape[1]), tuple(blocks))
+                cov = sum(_centred(f.data[:, start:stop], mean).T @ _centred(
+                    f.data[:, start:stop], mean) for f in videos) / n
+                _, vectors = np.linalg.eigh(cov)
+                components = vectors[:, ::-1][:, :int(pca)].T
+            block = Block(start, stop, mean if pca else None, components, np.ones(1))
+            raw = [block.project(f.data) for f in videos]
+            mu = sum(r.sum(0) for r in raw) / n
+            var = sum(((r - mu) ** 2).sum(0) for r in raw) / n
+            blocks.append(Block(start, stop, block.mean, components,
+                                np.maximum(np.sqrt(var), 1e-6)))
+            start = stop
+        return SignalTransform(dim, tuple(blocks))
 
     def apply(self, features: Features) -> Features:
         """`features` as the predictor reads them."""
