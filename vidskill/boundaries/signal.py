@@ -18,9 +18,11 @@ import numpy as np
 
 from vidskill.encoders.base import Features
 
+ROWS = 4096   # rows converted to float64 at a time: ~34 MB for a 1024-column block
 
-def _centred(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    return x.astype(np.float64) - mean
+
+def _row_blocks(x: np.ndarray) -> list[np.ndarray]:
+    return [x[a:a + ROWS] for a in range(0, len(x), ROWS)]
 
 
 @dataclass(frozen=True)
@@ -66,17 +68,19 @@ class SignalTransform:
         blocks, start = [], 0
         for _, size, pca in spec:
             stop = start + int(size)
-            mean = sum(f.data[:, start:stop].sum(0, dtype=np.float64) for f in videos) / n
+            rows = [r for f in videos for r in _row_blocks(f.data)]
+            mean = sum(r[:, start:stop].sum(0, dtype=np.float64) for r in rows) / n
             components = None
             if pca:
-                cov = sum(_centred(f.data[:, start:stop], mean).T @ _centred(
-                    f.data[:, start:stop], mean) for f in videos) / n
-                _, vectors = np.linalg.eigh(cov)
+                cov = np.zeros((stop - start, stop - start))
+                for r in rows:
+                    c = r[:, start:stop].astype(np.float64) - mean
+                    cov += c.T @ c
+                _, vectors = np.linalg.eigh(cov / n)
                 components = vectors[:, ::-1][:, :int(pca)].T
             block = Block(start, stop, mean if pca else None, components, np.ones(1))
-            raw = [block.project(f.data) for f in videos]
-            mu = sum(r.sum(0) for r in raw) / n
-            var = sum(((r - mu) ** 2).sum(0) for r in raw) / n
+            mu = sum(block.project(r).sum(0) for r in rows) / n
+            var = sum(((block.project(r) - mu) ** 2).sum(0) for r in rows) / n
             blocks.append(Block(start, stop, block.mean, components,
                                 np.maximum(np.sqrt(var), 1e-6)))
             start = stop
@@ -85,8 +89,10 @@ class SignalTransform:
     def apply(self, features: Features) -> Features:
         """`features` as the predictor reads them."""
         features.check_dim(self.dim)
-        x = np.concatenate([b(features.data) for b in self.blocks], 1) if len(features) else \
-            np.zeros((0, sum(len(b.scale) for b in self.blocks)))
+        width = sum(len(b.scale) for b in self.blocks)
+        x = np.concatenate([np.concatenate([b(r) for b in self.blocks], 1).astype(np.float32)
+                            for r in _row_blocks(features.data)]) if len(features) else \
+            np.zeros((0, width), np.float32)
         return Features(x.astype(np.float32), features.starts, features.ends, features.encoder,
                         features.settings, features.source)
 
