@@ -1,12 +1,14 @@
-"""Boundary F1 of sbd, novelty and uniform on the held-out long human videos of the demo corpus.
+"""Boundary F1 of every registered detector on the held-out long human videos of the demo corpus.
 
 The predictor is trained on the train split of the same corpus seed (or, with --shipped,
 is the one shipped for the encoder, see models/registry.toml); the uniform baseline cuts
 at the mean ground-truth segment length of the train split, the best a fixed length can
-do. Prints one table (metrics as fractions).
+do; the others (novelty, uvd, twfinch, ...) run with their defaults. Prints one table
+(metrics as fractions).
 
     .venv/bin/python bench/segment_eval.py --seeds 0 1 --corpus /tmp/vidskill-corpus
     .venv/bin/python bench/segment_eval.py --seeds 0 1 2 --encoder skill-tcn --window 0.5
+    .venv/bin/python bench/segment_eval.py --seeds 0 --encoder appearance --detectors uvd twfinch
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidskill.boundaries import get_detector
+from vidskill.boundaries import DETECTORS, get_detector
 from vidskill.boundaries.base import Segment
 from vidskill.boundaries.predictor import TrainSettings, train_predictor
 from vidskill.demo.corpus import generate_corpus
@@ -42,22 +44,28 @@ def truth_segments(v) -> list[Segment]:
 
 def segment_table(root: Path, seeds: list[int], encoder=ENCODER,
                   tolerance: float = 0.5, steps: int = 400, shipped: bool = False,
-                  gap: float | None = None) -> dict[str, SegmentationReport]:
-    """Metrics per detector, pooled over the test splits of the corpora with these seeds."""
-    runs: dict[str, list] = {"sbd": [], "novelty": [], "uniform": []}
+                  gap: float | None = None, detectors: list[str] | None = None
+                  ) -> dict[str, SegmentationReport]:
+    """Metrics per detector (default: every registered one), pooled over the test splits of
+    the corpora with these seeds."""
+    names = list(DETECTORS) if detectors is None else detectors
+    runs: dict[str, list] = {name: [] for name in names}
     for seed in seeds:
         corpus = generate_corpus(root / f"seed{seed}", seed=seed)
         cache = root / f"seed{seed}" / "features"
         train = split_features(corpus, "train", encoder, cache)
         test = split_features(corpus, "test", encoder, cache)
         mean_len = float(np.mean([s.end - s.start for v, _ in train for s in v.segments]))
-        predictor = None if shipped else train_predictor(
-            [f for _, f in train], settings=TrainSettings(steps=steps, seed=seed))
-        sbd = get_detector("sbd", gap=gap, predictor=predictor or "shipped", refine=True,
-                           min_len=1.0)
-        detectors = {"sbd": sbd, "novelty": get_detector("novelty"),
-                     "uniform": get_detector("uniform", length=mean_len)}
-        for name, det in detectors.items():
+        built = {name: get_detector(name) for name in names if name not in ("sbd", "uniform")}
+        if "uniform" in names:
+            built["uniform"] = get_detector("uniform", length=mean_len)
+        if "sbd" in names:
+            predictor = None if shipped else train_predictor(
+                [f for _, f in train], settings=TrainSettings(steps=steps, seed=seed))
+            built["sbd"] = get_detector("sbd", gap=gap, predictor=predictor or "shipped",
+                                        refine=True, min_len=1.0)
+        for name in names:
+            det = built[name]
             for v, f in test:
                 b = det.detect(f)
                 runs[name].append((b.segments(), truth_segments(v), v.duration))
@@ -85,13 +93,15 @@ def main() -> None:
     ap.add_argument("--shipped", action="store_true",
                     help="use the predictor shipped for the encoder instead of training one")
     ap.add_argument("--gap", type=float, help="fixed SBD GAP in nats; default: calibrated")
+    ap.add_argument("--detectors", nargs="+", choices=DETECTORS.names(),
+                    help="detectors to compare (default: every registered one)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     window = {} if args.window is None else {"window": args.window}
     encoder = segment_encoder(args.encoder, stride=args.stride, **window)
     reports = segment_table(args.corpus, args.seeds, encoder, args.tolerance, args.steps,
-                            args.shipped, args.gap)
+                            args.shipped, args.gap, args.detectors)
     n = next(iter(reports.values()))
     print(f"seeds {args.seeds}, {n.videos} test videos, "
           f"{n.boundary_abs.tp + n.boundary_abs.fn} true boundaries, "

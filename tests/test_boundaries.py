@@ -46,7 +46,7 @@ def trained():
 
 
 def test_registry_lists_and_builds_detectors():
-    assert available_detectors() == ["novelty", "sbd", "uniform"]
+    assert available_detectors() == ["novelty", "sbd", "twfinch", "uniform", "uvd"]
     assert get_detector("uniform", length=3.0).length == 3.0
     with pytest.raises(ValueError, match="choose one of"):
         get_detector("nope")

@@ -65,8 +65,8 @@ def circle():
 
 def test_registry_lists_every_encoder_and_refuses_unknown_names():
     names = available_encoders()
-    for name in ("flow-hof", "flow-motion", "flow-cnn", "r3d_18", "r2plus1d_18", "mc3_18", "s3d",
-                 "mvit_v2_s"):
+    for name in ("flow-hof", "flow-motion", "flow-cnn", "appearance", "r3d_18", "r2plus1d_18",
+                 "mc3_18", "s3d", "mvit_v2_s"):
         assert name in names
     with pytest.raises(VidskillError, match="available: flow-hof"):
         get_encoder("hog")

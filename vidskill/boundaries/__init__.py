@@ -1,7 +1,7 @@
 """Skill boundary detectors behind one base class, and their registry.
 
-`get_detector("sbd" | "novelty" | "uniform", **settings)` builds one; a new detector is one
-file here (a `BoundaryDetector` subclass) and one line in `DETECTORS`.
+`get_detector("sbd" | "novelty" | "uniform" | "uvd" | "twfinch", **settings)` builds one; a
+new detector is one file here (a `BoundaryDetector` subclass) and one line in `DETECTORS`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ DETECTORS: Registry[BoundaryDetector] = Registry("detector", {
     "sbd": "vidskill.boundaries.sbd:PredictionErrorDetector",
     "novelty": "vidskill.boundaries.novelty:NoveltyDetector",
     "uniform": "vidskill.boundaries.uniform:UniformDetector",
+    "uvd": "vidskill.boundaries.uvd:UVDDetector",
+    "twfinch": "vidskill.boundaries.twfinch:TWFinchDetector",
 })
 
 

@@ -17,6 +17,7 @@ ENCODERS: Registry[Encoder] = Registry("encoder", {
     "flow-profile": "vidskill.encoders.profile:ProfileEncoder",
     "motion-kin": "vidskill.encoders.kinematics:KinematicsEncoder",
     "flow-cnn": "vidskill.encoders.flowcnn:FlowCNNEncoder",
+    "appearance": "vidskill.encoders.appearance:AppearanceEncoder",
     "skill-tcn": "vidskill.encoders.skilltcn:SkillTCNEncoder",
     "r3d_18": "vidskill.encoders.video_models:R3D18",
     "r2plus1d_18": "vidskill.encoders.video_models:R2Plus1D18",
