@@ -23,7 +23,7 @@ from vidskill.video import (
     open_video,
 )
 
-BACKENDS = ("decord", "opencv")
+BACKENDS = ("pyav", "decord", "opencv")
 
 # --------------------------------------------------------------------------------------
 # reading the number drawn in counter.mp4 ("Frame = N" in the bottom right, white on grey)
@@ -401,6 +401,20 @@ def test_damage_inside_a_video_is_a_frame_decode_error(bad, name):
         open_video(bad[name], backend="opencv")
     assert str(caught.value).startswith(str(bad[name]))
     assert "of 30" in str(caught.value) and "-c copy" in str(caught.value)
+
+
+def test_pyav_finds_a_truncation_at_open_and_damage_where_it_decodes(bad):
+    # PyAV reads the packet index at open: packets missing from the end are found there...
+    with pytest.raises(FrameDecodeError, match=r"decoding fails after frame 20 \(t=2.200s\) "
+                       r"of 30") as caught:
+        open_video(bad["truncated_indexed"], backend="pyav")
+    assert "-t 2.200 -c copy" in str(caught.value)
+    # ...damaged bytes inside a packet when the decoder reaches them.
+    reader = open_video(bad["garbage"], backend="pyav")
+    assert reader.info.frame_count == 30
+    with pytest.raises(FrameDecodeError, match=r"decoding fails around frame \d+ \(t=") as caught:
+        reader.read()
+    assert str(caught.value).startswith(str(bad["garbage"])) and "ffmpeg" in str(caught.value)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

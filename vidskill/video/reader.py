@@ -1,4 +1,4 @@
-"""Reading video: one `VideoReader` over decord, OpenCV and folders of numbered images.
+"""Reading video: one `VideoReader` over PyAV, decord, OpenCV and folders of numbered images.
 
 Frames come out as uint8 RGB arrays with the presentation timestamps the container stores
 (variable frame rate exists), resampled to a target rate and resized inside the decoder.
@@ -292,7 +292,7 @@ def open_video(
     """Open a video file or a folder of numbered images for reading.
 
     fps: target sampling rate (None = native); size: short side or (w, h); backend:
-    'auto' (decord, then OpenCV), 'decord', 'opencv' or 'images'; image_fps: the rate
+    'auto' (PyAV, then decord, then OpenCV), 'pyav', 'decord', 'opencv' or 'images'; image_fps: the rate
     of an image folder, which stores none.
     """
     return VideoReader(source, fps=fps, size=size, backend=backend, image_fps=image_fps)
