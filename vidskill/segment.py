@@ -3,7 +3,8 @@
 `segment(path)` is the library's one-call entry point (as `scenedetect.detect` is).
 
 Frames are decoded chunk by chunk by the encoder's streaming helper, so memory holds one
-chunk of frames and the (small) features of the whole video, whatever its length.
+chunk of frames and the (small) features of the whole video, whatever its length. The file
+is opened once, and a thread decodes the next chunk while flow runs on this one.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from vidskill.boundaries.base import BoundaryDetector, Segment
 from vidskill.boundaries.io import SegmentList
 from vidskill.encoders import TooShortError, encode_video, get_encoder
 from vidskill.encoders.base import Encoder, Features
+from vidskill.encoders.stream import FLOW_SIZE
 from vidskill.errors import ConfigError
-from vidskill.video import open_video
+from vidskill.video import PrefetchReader, VideoReader
 
 # Segmenting needs finer steps than retrieval: a boundary is no more precise than the window
 # stride, so windows of 1 s start every 0.1 s (10 windows per second of video).
@@ -34,14 +36,16 @@ def segment_encoder(name: str = SEGMENT_ENCODER[0], **settings) -> Encoder:
     return get_encoder(name, **{**defaults, **settings})
 
 
-def video_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_ENCODER[0],
-                   fps: float = 10.0, cache: str | os.PathLike | None = None) -> Features:
-    """Features of a whole video; empty (0 windows) when it is shorter than one window."""
+def video_features(source: str | os.PathLike | VideoReader,
+                   encoder: Encoder | str = SEGMENT_ENCODER[0], fps: float = 10.0,
+                   cache: str | os.PathLike | None = None) -> Features:
+    """Features of a whole video (a path, or a reader open at its fps and size); empty (0
+    windows) when it is shorter than one window."""
     enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
     try:
         return encode_video(source, enc, fps=fps, cache=cache)
     except TooShortError:
-        return enc.empty(str(source))
+        return enc.empty(source.source if isinstance(source, VideoReader) else str(source))
 
 
 def segment_video(
@@ -53,10 +57,10 @@ def segment_video(
 ) -> SegmentList:
     """Segments covering the whole video (one segment when it is too short to encode); named
     by their skill when the encoder's features are class posteriors (`classes`, skill-tcn)."""
-    with open_video(source) as reader:
-        info = reader.info
     enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
-    features = video_features(source, enc, fps, cache)
+    with PrefetchReader(source, fps=fps, size=FLOW_SIZE) as reader:
+        info = reader.info
+        features = video_features(reader, enc, fps, cache)
     boundaries = detector.detect(features)
     start, end = info.start_time, info.start_time + info.duration
     inside = (boundaries.times > start) & (boundaries.times < end)

@@ -23,6 +23,9 @@ from vidskill.encoders.registry import get_encoder
 from vidskill.flow import Flow, FlowEstimator
 from vidskill.video import Frames, VideoReader, open_video
 
+# Short side (px) frames are decoded at for flow: what the flow features are calibrated on.
+FLOW_SIZE = 160
+
 
 def _resolve(encoder: Encoder | str) -> Encoder:
     return get_encoder(encoder) if isinstance(encoder, str) else encoder
@@ -37,7 +40,7 @@ def encode_video_multi(
     encoders: Sequence[Encoder | str],
     *,
     fps: float = 10.0,
-    size: int | tuple[int, int] | None = 160,
+    size: int | tuple[int, int] | None = FLOW_SIZE,
     chunk_seconds: float = 10.0,
     cache: FeatureCache | str | os.PathLike | None = None,
 ) -> list[Features]:
@@ -69,7 +72,7 @@ def encode_video(
     encoder: Encoder | str = "flow-hof",
     *,
     fps: float = 10.0,
-    size: int | tuple[int, int] | None = 160,
+    size: int | tuple[int, int] | None = FLOW_SIZE,
     chunk_seconds: float = 10.0,
     cache: FeatureCache | str | os.PathLike | None = None,
 ) -> Features:

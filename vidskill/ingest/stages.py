@@ -10,13 +10,9 @@ import hashlib
 import json
 import logging
 import os
-import queue
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TypeVar
 
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
@@ -31,7 +27,7 @@ from vidskill.encoders import (
 from vidskill.errors import ConfigError
 from vidskill.ingest.manifest import Source
 from vidskill.store import POOLINGS
-from vidskill.video import Frames, VideoReader
+from vidskill.video.prefetch import PrefetchReader
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +37,6 @@ DEFAULT_DETECTOR = "novelty"
 # real footage (MetaWorld renders, README); flow-motion's window descriptors cut the long
 # videos (on flow-profile's 0.1 s rows the novelty detector found fewer true boundaries).
 DEFAULT_INGEST_ENCODERS = ("flow-profile", "flow-motion")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -187,66 +182,6 @@ def encode(path: str | os.PathLike, settings: IngestSettings) -> tuple[dict[str,
         feats = encode_video_multi(reader, encoders, chunk_seconds=settings.chunk_seconds)
         duration = float(reader.info.duration)
     return {e: f for e, f in zip(settings.encoders, feats, strict=True)}, duration
-
-
-class PrefetchReader(VideoReader):
-    """A VideoReader whose chunks a thread decodes `depth` ahead, overlapping decode and compute.
-
-    Nothing overlaps the first chunk (10 s by default: about 0.7 s of decoding at 720p and
-    30 fps, where the compute on its frames waits), so it is decoded on `first_decoders` decoders at once.
-    """
-
-    depth = 2
-    first_decoders = min(2, os.cpu_count() or 1)
-
-    def chunks(self, seconds: float = 10.0, overlap: float = 0.0, *,
-               first_decoders: int | None = None) -> Iterator[Frames]:
-        decoders = self.first_decoders if first_decoders is None else first_decoders
-        return prefetch(super().chunks(seconds, overlap, first_decoders=decoders), self.depth)
-
-
-def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
-    """Yield `items` while a thread produces up to `depth` of them ahead (errors re-raised here)."""
-    if depth < 1:
-        raise ValueError(f"prefetch depth must be at least 1, got {depth}")
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def feed() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-        except BaseException as e:  # handed to the consumer, raised there
-            put((_END, e))
-            return
-        put((_END, None))
-
-    thread = threading.Thread(target=feed, name="vidskill-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = slots.get()
-            if error is not None:
-                raise error
-            if item is _END:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-_END = object()
 
 
 def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
