@@ -6,22 +6,21 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vidskill.boundaries.base import Boundaries, BoundaryDetector
 from vidskill.boundaries.bursts import Change, ChangeTest, ErrorBursts, keep_apart
+from vidskill.boundaries.inference import TrainedPredictor, load_predictor
 from vidskill.boundaries.peaks import step_noise
-from vidskill.boundaries.predictor import (
-    TrainedPredictor,
-    TrainSettings,
-    load_predictor,
-    train_predictor,
-)
 from vidskill.boundaries.rule import sbd_rule
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.weights import find_weights, missing_message, registry
+
+if TYPE_CHECKING:  # training imports torch: only `fit` without a predictor needs it
+    from vidskill.boundaries.predictor import TrainSettings
 
 
 def shipped_predictor(encoder: str) -> Path:
@@ -140,6 +139,8 @@ class PredictionErrorDetector(BoundaryDetector):
         """Train a predictor on the corpus (unless one was given) and measure its error spread."""
         videos = list(corpus)
         if self._predictor is None and self._predictor_path is None:
+            from vidskill.boundaries.predictor import train_predictor
+
             self._predictor = train_predictor(videos, actions, self.train)
         errors = [self.predictor_for(f.encoder).errors(
             f, None if actions is None else actions[i]).unreset()[0]
