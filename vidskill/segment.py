@@ -18,9 +18,8 @@ import numpy as np
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import BoundaryDetector, Segment
 from vidskill.boundaries.io import SegmentList
-from vidskill.encoders import TooShortError, encode_video, get_encoder
+from vidskill.encoders import FLOW_SIZE, TooShortError, encode_video, get_encoder
 from vidskill.encoders.base import Encoder, Features
-from vidskill.encoders.stream import FLOW_SIZE
 from vidskill.errors import ConfigError
 from vidskill.video import PrefetchReader, VideoReader
 

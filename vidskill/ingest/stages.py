@@ -17,6 +17,7 @@ from functools import lru_cache
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
 from vidskill.encoders import (
+    CHUNK_SECONDS,
     ENCODERS,
     Features,
     clip_model,
@@ -58,7 +59,7 @@ class IngestSettings:
     size: int = 160
     pooling: str = "mean"
     segment: bool = True
-    chunk_seconds: float = 10.0
+    chunk_seconds: float = CHUNK_SECONDS
     segment_with: str = ""
 
     def __post_init__(self) -> None:
