@@ -118,6 +118,13 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return (0.5 * x * (1.0 + erf)).astype(np.float32)
 
 
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b on this thread. These products are small (tens of windows by 64), and OpenBLAS
+    splits them over its threads, whose spin-waiting cost 6x the CPU of the whole detection
+    on a busy 2-core machine (0.46 vs 0.07 s for 1200 windows)."""
+    return np.einsum("ij,jk->ik", a, b)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
@@ -185,8 +192,8 @@ class NumpyPredictor:
         hz = self.config.horizon
         hidden = self.config.hidden
         prev_a = None if actions is None else actions[:-hz]
-        x = _gelu(self._inputs(z[:-hz], prev_a) @ self._w_in + self._b_in)
-        gates_x = x @ self._w_ih + self._b_ih
+        x = _gelu(_matmul(self._inputs(z[:-hz], prev_a), self._w_in) + self._b_in)
+        gates_x = _matmul(x, self._w_ih) + self._b_ih
         h = np.zeros(hidden, np.float32) if state is None else state
         out = np.empty((len(x), hidden), np.float32)
         for t in range(len(x)):
@@ -197,13 +204,13 @@ class NumpyPredictor:
             n = np.tanh(gx[2 * hidden:] + r * gh[2 * hidden:])
             h = (1.0 - u) * n + u * h
             out[t] = h
-        mu, logvar = np.split(out @ self._w_head + self._b_head, 2, axis=1)
+        mu, logvar = np.split(_matmul(out, self._w_head) + self._b_head, 2, axis=1)
         logvar = np.clip(logvar, *LOGVAR_RANGE)
         miss = (z[hz:] - mu) ** 2
         nll = 0.5 * (_LOG2PI + logvar + miss * np.exp(-logvar)).sum(1)
         if self._w_act is not None and actions is not None:
             nxt = actions[hz:]
-            logits = out @ self._w_act + self._b_act
+            logits = _matmul(out, self._w_act) + self._b_act
             top = logits.max(1, keepdims=True)
             logp = logits - top - np.log(np.exp(logits - top).sum(1, keepdims=True))
             act = -logp[np.arange(len(nxt)), np.maximum(nxt, 0)]
