@@ -38,7 +38,7 @@ def test_info_prints_a_table(media_dir, capsys):
     assert rows["frame_count"] == "30" and out.out.endswith("\n\n")
     assert (rows["width"], rows["height"], rows["rotation"]) == ("1920", "1080", "0")
     assert float(rows["native_fps"]) == pytest.approx(10.0)
-    assert rows["backend"] == "decord" and rows["codec"] == "h264" and out.err == ""
+    assert rows["backend"] == "pyav" and rows["codec"] == "h264" and out.err == ""
 
 
 def test_info_json_one_object_per_video(media_dir, capsys):

@@ -102,3 +102,39 @@ def test_video_imports_no_other_vidskill_module(module):
 def test_no_library_module_imports_the_demo():
     users = {m for m, deps in GRAPH.items() if any(d.startswith("vidskill.demo") for d in deps)}
     assert {u for u in users if not u.startswith("vidskill.demo")} <= {"vidskill.cli"}
+
+
+# What each default path may not load: torch costs ~1.6 CPU s and ~870 MB of memory per
+# process (a CUDA build), more than segmenting a 2-minute 720p video needs in all.
+_NO_TORCH = """
+import json, sys
+from pathlib import Path
+video, out = sys.argv[1], Path(sys.argv[2])
+import vidskill
+seen = {"import": "torch" in sys.modules}
+segments = vidskill.segment(video)
+seen["segment()"] = "torch" in sys.modules
+from vidskill.cli import main
+assert main(["segment", video, "--out", str(out / "segments.json")]) == 0
+seen["vidskill segment"] = "torch" in sys.modules
+assert main(["ingest", video, "--store", str(out / "store"), "--no-progress"]) == 0
+seen["vidskill ingest"] = "torch" in sys.modules
+print(json.dumps({"torch": seen, "segments": len(segments.segments)}))
+"""
+
+
+def test_segment_and_ingest_defaults_never_import_torch(media_dir, tmp_path):
+    """`import vidskill`, `vidskill.segment(path)`, `vidskill segment` and `vidskill ingest`
+    with default settings run no network, so a fresh process never loads torch for them
+    (SBD's GRU runs in numpy; weights are found and read without torch)."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _NO_TORCH, str(media_dir / "counter.mp4"),
+                           str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["segments"] >= 1
+    assert result["torch"] == {"import": False, "segment()": False, "vidskill segment": False,
+                               "vidskill ingest": False}

@@ -23,7 +23,7 @@ from vidskill.video import (
     open_video,
 )
 
-BACKENDS = ("decord", "opencv")
+BACKENDS = ("pyav", "decord", "opencv")
 
 # --------------------------------------------------------------------------------------
 # reading the number drawn in counter.mp4 ("Frame = N" in the bottom right, white on grey)
@@ -403,6 +403,20 @@ def test_damage_inside_a_video_is_a_frame_decode_error(bad, name):
     assert "of 30" in str(caught.value) and "-c copy" in str(caught.value)
 
 
+def test_pyav_finds_a_truncation_at_open_and_damage_where_it_decodes(bad):
+    # PyAV reads the packet index at open: packets missing from the end are found there...
+    with pytest.raises(FrameDecodeError, match=r"decoding fails after frame 20 \(t=2.200s\) "
+                       r"of 30") as caught:
+        open_video(bad["truncated_indexed"], backend="pyav")
+    assert "-t 2.200 -c copy" in str(caught.value)
+    # ...damaged bytes inside a packet when the decoder reaches them.
+    reader = open_video(bad["garbage"], backend="pyav")
+    assert reader.info.frame_count == 30
+    with pytest.raises(FrameDecodeError, match=r"decoding fails around frame \d+ \(t=") as caught:
+        reader.read()
+    assert str(caught.value).startswith(str(bad["garbage"])) and "ffmpeg" in str(caught.value)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_requests_past_the_end(counter, backend):
     with open_video(counter, size=64, backend=backend) as reader:
@@ -547,3 +561,17 @@ def test_decord_does_not_decode_ahead_while_the_caller_works(tmp_path):
     _, out = peak_rss(code, str(video.path))
     # Unparked, decord filled ~300 MB per second here (the rest of the video, decoded).
     assert int(out) * 1024 < 50e6, f"RSS grew {int(out) / 1024:.0f} MiB while idle"
+
+
+def test_pyav_luma_hook_sees_every_native_frame(counter, digits):
+    """A shot detector needs every native frame: the hook gets each one once, in order, even
+    when only every other frame is sampled and converted."""
+    seen: list[tuple[int, tuple[int, int], float]] = []
+    with open_video(counter, fps=5, size=HALF, backend="pyav") as reader:
+        reader._backend.luma_hook = lambda i, y: seen.append((i, y.shape, float(y.mean())))
+        frames = reader.read()
+    assert _numbers(frames, digits) == list(range(1, 31, 2))
+    # frames 0..28 are decoded (28 is the last one sampled), each once, in order
+    assert [i for i, _, _ in seen] == list(range(29))
+    assert {shape for _, shape, _ in seen} == {(72, 128)}  # 1920x1080, every 15th pixel
+    assert len({round(m, 3) for _, _, m in seen}) > 1       # real pixels: the digits change

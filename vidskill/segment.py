@@ -10,7 +10,8 @@ detector (SBD by default, its predictor fitted on the videos at hand, self-super
 on each shot separately, so its state starts fresh at every cut. Every boundary has a
 confidence and a kind: 'cut' or 'fade' from the shot stage, 'skill' from the detector.
 
-Frames are decoded chunk by chunk, so memory holds one chunk of frames plus the features of
+Frames are decoded chunk by chunk (the file opened once, a thread decoding the next
+chunk while flow runs on this one), so memory holds one chunk of frames plus the features of
 the videos being segmented (motion-kin: ~4 KB per window, 20 windows a second).
 """
 
@@ -26,11 +27,11 @@ import numpy as np
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Boundaries, BoundaryDetector, Segment
 from vidskill.boundaries.io import SegmentList
-from vidskill.encoders import TooShortError, encode_video, get_encoder
+from vidskill.encoders import FLOW_SIZE, TooShortError, encode_video, get_encoder
 from vidskill.encoders.base import Encoder, Features
 from vidskill.errors import ConfigError
 from vidskill.shots import DEFAULT_SHOTS, ShotDetector, Shots, get_shot_detector
-from vidskill.video import VideoInfo, open_video
+from vidskill.video import PrefetchReader, VideoInfo, VideoReader
 
 # The defaults of `vidskill segment`, `ingest --detector sbd` and the API, in one place.
 # Skills in manipulation video change within a few frames, so the default encoder reads
@@ -44,7 +45,7 @@ SEGMENT_FPS: float | None = None
 # windows start every 0.1 s; at 10 fps (the rate its figures were measured at).
 ENCODER_DEFAULTS = {"flow-hof": {"window": 1.0, "stride": 0.1}}
 SEGMENT_FPS_OTHER = 10.0
-SEGMENT_SIZE = 160
+SEGMENT_SIZE = FLOW_SIZE
 
 
 def segment_encoder(name: str = SEGMENT_ENCODER[0], **settings) -> Encoder:
@@ -59,17 +60,18 @@ def default_fps(encoder: Encoder | str) -> float | None:
     return SEGMENT_FPS if name == SEGMENT_ENCODER[0] else SEGMENT_FPS_OTHER
 
 
-def video_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_ENCODER[0],
+def video_features(source: str | os.PathLike | VideoReader,
+                   encoder: Encoder | str = SEGMENT_ENCODER[0],
                    fps: float | None | str = "default", cache: str | os.PathLike | None = None
                    ) -> Features:
-    """Features of a whole video, no shot stage; empty (0 windows) when it is shorter than
-    one window."""
+    """Features of a whole video (a path or an open reader), no shot stage; empty (0
+    windows) when it is shorter than one window."""
     enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
     rate = default_fps(enc) if fps == "default" else fps
     try:
         return encode_video(source, enc, fps=rate, size=SEGMENT_SIZE, cache=cache)
     except TooShortError:
-        return enc.empty(str(source))
+        return enc.empty(source.source if isinstance(source, VideoReader) else str(source))
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def shot_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_EN
     enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
     rate = default_fps(enc) if fps == "default" else fps
     detector = get_shot_detector(shots) if isinstance(shots, str) else shots
-    with open_video(source, fps=rate, size=size) as reader:
+    with PrefetchReader(source, fps=rate, size=size) as reader:
         info = reader.info
         if detector is not None:
             detector.reset()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -32,10 +33,16 @@ def models_dir() -> Path:
 
 
 def hub_checkpoints() -> Path:
-    """torch's download cache, where torchvision keeps the weights files it fetched."""
-    import torch
+    """torch's download cache, where torchvision keeps the weights files it fetched.
 
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    Found as torch.hub.get_dir() finds it ($TORCH_HOME, else $XDG_CACHE_HOME/torch, else
+    ~/.cache/torch; then hub/), without importing torch to look up a file: torch's own
+    answer is used once it is loaded (`torch.hub.set_dir` may have moved it)."""
+    if "torch" in sys.modules:
+        return Path(sys.modules["torch"].hub.get_dir()) / "checkpoints"
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    home = os.path.expanduser(os.environ.get("TORCH_HOME", os.path.join(cache, "torch")))
+    return Path(home) / "hub" / "checkpoints"
 
 
 @dataclass(frozen=True)

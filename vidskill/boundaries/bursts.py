@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from vidskill.boundaries.predictor import PredictionErrors
+from vidskill.boundaries.inference import PredictionErrors
 
 
 @dataclass(frozen=True)

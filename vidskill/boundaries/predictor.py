@@ -8,44 +8,39 @@ Its per-step error is a negative log-likelihood in nats: a diagonal Gaussian wit
 (per-step, per-dimension) variance over the standardised next feature vector, plus the
 categorical NLL of the next action when the corpus has actions. Weights are a plain
 `state_dict` (loaded with `weights_only=True`) beside a JSON card holding the settings,
-the data it saw and its loss curve.
+the data it saw and its loss curve. Detection runs the trained GRU in numpy
+(`inference.py`), without importing torch.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from vidskill._torch import pick_device
+from vidskill.boundaries.inference import (
+    LOGVAR_RANGE,
+    PredictionErrors,
+    PredictorConfig,
+    TrainedPredictor,
+    load_predictor,
+)
 from vidskill.boundaries.peaks import step_noise
 from vidskill.encoders.base import Features
-from vidskill.errors import ConfigError, WeightsNotFoundError
-from vidskill.weights import card_path, card_paths, data_origin, save_weights
+from vidskill.weights import card_paths, data_origin
 
 log = logging.getLogger(__name__)
 
+__all__ = ["FeaturePredictor", "PredictionErrors", "PredictorConfig", "TrainSettings",
+           "TrainedPredictor", "load_predictor", "next_window_steps", "train_predictor"]
+
 _LOG2PI = math.log(2 * math.pi)
-# log-variance is clamped so one near-constant dimension cannot dominate the error.
-_LOGVAR_RANGE = (-4.0, 4.0)
-
-
-@dataclass(frozen=True)
-class PredictorConfig:
-    """Shape of a predictor: feature dimension, hidden size, discrete actions, steps ahead."""
-
-    dim: int
-    hidden: int = 64
-    n_actions: int = 0
-    horizon: int = 1
 
 
 class FeaturePredictor(nn.Module):
@@ -87,7 +82,7 @@ class FeaturePredictor(nn.Module):
         prev_a = None if actions is None else actions[:, :-h]
         out, state = self.gru(self.inp(self._inputs(z[:, :-h], prev_a)), state)
         mu, logvar = self.head(out).chunk(2, dim=-1)
-        logvar = logvar.clamp(*_LOGVAR_RANGE)
+        logvar = logvar.clamp(*LOGVAR_RANGE)
         target = z[:, h:]
         miss = (target - mu) ** 2
         nll = 0.5 * (_LOG2PI + logvar + miss * torch.exp(-logvar)).sum(-1)
@@ -97,104 +92,6 @@ class FeaturePredictor(nn.Module):
             act = -logp.gather(-1, nxt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             nll = nll + act * (nxt >= 0)
         return nll, miss.sum(-1), state
-
-
-class PredictionErrors:
-    """Lazy per-window errors of one video with `reset(i)`: restart the GRU from window i.
-
-    Iterating yields one error per window; NaN for the first 2 `horizon` windows of a
-    segment: nothing in the segment predicts the first h, and the next h are predicted by a
-    GRU that has read less than one window's span of the segment, whose errors are warm-up,
-    not surprise (a fresh GRU can miss by hundreds of nats and would poison the segment's
-    mean). The GRU runs over chunks of windows for speed; a reset drops what was computed
-    past the reset point.
-    """
-
-    def __init__(
-        self,
-        model: FeaturePredictor,
-        data: np.ndarray,
-        actions: np.ndarray | None = None,
-        chunk: int = 32,
-    ):
-        self.model = model
-        with torch.inference_mode():
-            device = model.mean.device
-            x = torch.as_tensor(np.asarray(data, dtype=np.float32), device=device)
-            self._z = model.normalise(x).unsqueeze(0)
-            self._a = (
-                None if actions is None
-                else torch.as_tensor(np.asarray(actions, dtype=np.int64), device=device)[None]
-            )
-        self.chunk = max(1, int(chunk))
-        self._restart: int | None = None
-
-    def __len__(self) -> int:
-        return int(self._z.shape[1])
-
-    def reset(self, i: int) -> None:
-        """Forget the state: the next error is predicted from window i alone."""
-        self._restart = int(i)
-
-    def unreset(self, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-        """Per-window NLL and miss (see `FeaturePredictor.step_errors`) with the state never
-        reset, in one pass of `chunk` windows at a time; NaN for the first 2 `horizon`
-        (nothing predicts, then warm-up, as when iterating)."""
-        n, h = len(self), self.model.config.horizon
-        nll, miss = np.full(n, np.nan), np.full(n, np.nan)
-        state = None
-        for lo in range(0, max(n - h, 0), chunk):
-            hi = min(lo + chunk, n - h) + h
-            with torch.inference_mode():
-                acts = None if self._a is None else self._a[:, lo:hi]
-                e, m, state = self.model.step_errors(self._z[:, lo:hi], acts, state)
-            nll[lo + h:hi], miss[lo + h:hi] = e[0].cpu().numpy(), m[0].cpu().numpy()
-        nll[:2 * h], miss[:2 * h] = np.nan, np.nan
-        return nll, miss
-
-    def standardised(self) -> np.ndarray:
-        """The windows' features as the predictor sees them (N, D), in training-set units."""
-        return self._z[0].cpu().numpy()
-
-    def miss_across(self, before: int, start: int, stop: int) -> float:
-        """Mean miss of windows stop .. stop+h-1 (h = horizon) predicted by the GRU that has
-        read windows before .. start-1 and skips start .. stop-1: how far the features after
-        a burst lie from what the segment before it predicts. Needs start - before >= h and
-        stop + h <= len(self)."""
-        h = self.model.config.horizon
-        if start - before < h or stop + h > len(self):
-            raise ValueError(f"need {h} windows before {start} (from {before}) and {h} from "
-                             f"{stop} (of {len(self)})")
-        z = torch.cat([self._z[:, before:start], self._z[:, stop:stop + h]], dim=1)
-        acts = None if self._a is None else torch.cat(
-            [self._a[:, before:start], self._a[:, stop:stop + h]], dim=1)
-        with torch.inference_mode():
-            _, miss, _ = self.model.step_errors(z, acts)
-        return float(miss[0, -h:].mean())
-
-    def __iter__(self) -> Iterator[float]:
-        n, h = len(self), self.model.config.horizon
-        self._restart = None
-        start = consumed = 0  # segment start; inputs start..consumed-1 are in `state`
-        state = None
-        errors: dict[int, float] = {}
-        for j in range(n):
-            if j < start + 2 * h:
-                yield math.nan
-            else:
-                if j not in errors:
-                    stop = min(n - h, max(consumed + self.chunk, j - h + 1))
-                    with torch.inference_mode():
-                        acts = None if self._a is None else self._a[:, consumed:stop + h]
-                        errs, _, state = self.model.step_errors(
-                            self._z[:, consumed:stop + h], acts, state)
-                    errors = dict(zip(range(consumed + h, stop + h), errs[0].tolist(),
-                                      strict=True))
-                    consumed = stop
-                yield errors[j]
-            if self._restart is not None:
-                start = consumed = self._restart
-                state, errors, self._restart = None, {}, None
 
 
 @dataclass
@@ -208,43 +105,6 @@ class TrainSettings:
     lr: float = 2e-3
     seed: int = 0
     device: str | None = None
-
-
-@dataclass
-class TrainedPredictor:
-    """A predictor and its card (settings, data, loss curve, calibration)."""
-
-    model: FeaturePredictor
-    card: dict = field(default_factory=dict)
-
-    def errors(self, features: Features, actions: np.ndarray | None = None) -> PredictionErrors:
-        """Per-window errors of `features`, resettable (see `PredictionErrors`)."""
-        features.check_dim(self.model.config.dim)
-        return PredictionErrors(self.model, features.data, actions)
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write `<path>` (state_dict) and its card beside it atomically; return the path."""
-        return save_weights(path, self.model.state_dict(), self.card)
-
-
-def load_predictor(path: str | os.PathLike, device: str | None = None) -> TrainedPredictor:
-    """Load weights (weights_only=True, never pickled code) and the card beside them."""
-    path = Path(path)
-    card_file = card_path(path)
-    if not path.is_file() or not card_file.is_file():
-        raise WeightsNotFoundError(
-            f"predictor weights {path} or card {card_file} missing; train one with "
-            "`vidskill train-predictor VIDEOS --out models/predictor.pt` or pass its path"
-        )
-    card = json.loads(card_file.read_text())
-    try:
-        config = PredictorConfig(**card["config"])
-    except (KeyError, TypeError) as e:
-        raise ConfigError(f"{card_file} has no valid 'config' entry ({e}); re-train") from e
-    model = FeaturePredictor(config)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    model.eval()
-    return TrainedPredictor(model.to(pick_device(device)), card)
 
 
 def train_predictor(

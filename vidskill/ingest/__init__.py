@@ -25,16 +25,15 @@ from vidskill.ingest.stages import (
     DEFAULT_DETECTOR,
     DEFAULT_INGEST_ENCODERS,
     IngestSettings,
-    PrefetchReader,
     VideoResult,
     encode_source,
     failure_reason,
     fit_on_corpus,
-    prefetch,
     process_video,
     segment_result,
 )
 from vidskill.store import ClipStore, VideoRecord
+from vidskill.video.prefetch import PrefetchReader, prefetch
 
 log = logging.getLogger(__name__)
 

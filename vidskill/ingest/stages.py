@@ -10,18 +10,15 @@ import hashlib
 import json
 import logging
 import os
-import queue
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
 
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
 from vidskill.encoders import (
+    CHUNK_SECONDS,
     ENCODERS,
     Features,
     clip_model,
@@ -34,7 +31,7 @@ from vidskill.ingest.manifest import Source
 from vidskill.segment import SEGMENT_SHOTS, shot_segments, split_shots
 from vidskill.shots import Shots, get_shot_detector
 from vidskill.store import POOLINGS
-from vidskill.video import Frames, VideoReader
+from vidskill.video.prefetch import PrefetchReader
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +41,6 @@ DEFAULT_DETECTOR = "novelty"
 # real footage (MetaWorld renders, README); flow-motion's window descriptors cut the long
 # videos (on flow-profile's 0.1 s rows the novelty detector found fewer true boundaries).
 DEFAULT_INGEST_ENCODERS = ("flow-profile", "flow-motion")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,7 @@ class IngestSettings:
     pooling: str = "mean"
     segment: bool = True
     shots: str = SEGMENT_SHOTS
-    chunk_seconds: float = 10.0
+    chunk_seconds: float = CHUNK_SECONDS
     segment_with: str = ""
 
     def __post_init__(self) -> None:
@@ -198,66 +194,6 @@ def encode(path: str | os.PathLike, settings: IngestSettings
         duration = float(reader.info.duration)
     return {e: f for e, f in zip(settings.encoders, feats, strict=True)}, duration, \
         shots.finish()
-
-
-class PrefetchReader(VideoReader):
-    """A VideoReader whose chunks a thread decodes `depth` ahead, overlapping decode and compute.
-
-    Nothing overlaps the first chunk (10 s by default: about 0.7 s of decoding at 720p and
-    30 fps, where the compute on its frames waits), so it is decoded on `first_decoders` decoders at once.
-    """
-
-    depth = 2
-    first_decoders = min(2, os.cpu_count() or 1)
-
-    def chunks(self, seconds: float = 10.0, overlap: float = 0.0, *,
-               first_decoders: int | None = None) -> Iterator[Frames]:
-        decoders = self.first_decoders if first_decoders is None else first_decoders
-        return prefetch(super().chunks(seconds, overlap, first_decoders=decoders), self.depth)
-
-
-def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
-    """Yield `items` while a thread produces up to `depth` of them ahead (errors re-raised here)."""
-    if depth < 1:
-        raise ValueError(f"prefetch depth must be at least 1, got {depth}")
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def feed() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-        except BaseException as e:  # handed to the consumer, raised there
-            put((_END, e))
-            return
-        put((_END, None))
-
-    thread = threading.Thread(target=feed, name="vidskill-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = slots.get()
-            if error is not None:
-                raise error
-            if item is _END:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-_END = object()
 
 
 # Where a store keeps the SBD predictor fitted on its corpus (one per segmenting encoder).

@@ -1,4 +1,5 @@
-"""Video input: `open_video` → `VideoReader` → `Frames`, over decord, OpenCV or image folders.
+"""Video input: `open_video` → `VideoReader` → `Frames`, over PyAV, decord, OpenCV or image
+folders.
 
 The bottom of the data flow: nothing here imports another vidskill module.
 """
@@ -16,11 +17,12 @@ from vidskill.video.errors import (
     VideoError,
     VideoNotFoundError,
 )
+from vidskill.video.prefetch import PrefetchReader
 from vidskill.video.reader import Frames, VideoReader, open_video, read_video
 
 __all__ = [
     "BACKENDS", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "BackendUnavailableError",
     "CorruptVideoError", "EmptyVideoError", "FrameDecodeError", "Frames", "NoImagesError",
-    "NotAVideoError", "OutOfRangeError", "VideoError", "VideoInfo", "VideoNotFoundError",
+    "NotAVideoError", "OutOfRangeError", "PrefetchReader", "VideoError", "VideoInfo", "VideoNotFoundError",
     "VideoReader", "open_video", "read_video",
 ]

@@ -1,4 +1,4 @@
-"""Reading video: one `VideoReader` over decord, OpenCV and folders of numbered images.
+"""Reading video: one `VideoReader` over PyAV, decord, OpenCV and folders of numbered images.
 
 Frames come out as uint8 RGB arrays with the presentation timestamps the container stores
 (variable frame rate exists), resampled to a target rate and resized inside the decoder.
@@ -271,15 +271,26 @@ class VideoReader:
         run = np.floor((ts - ts[0] + self._eps) / seconds).astype(np.int64)
         starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
         ends = np.r_[starts[1:], len(ts)]
+        previous: Frames | None = None
         for k, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
             if k and overlap:
                 border = ts[0] + run[lo] * seconds
                 lo = max(starts[k - 1], int(np.searchsorted(ts, border - overlap - self._eps)))
             native = self.sample_indices[lo:hi]
             if k == 0 and first_decoders > 1 and len(native) >= _MIN_SPLIT * first_decoders:
-                yield self._frames_parallel(native, first_decoders)
+                previous = self._frames_parallel(native, first_decoders)
             else:
-                yield self._frames(native)
+                previous = self._after(previous, native)
+            yield previous
+
+    def _after(self, previous: Frames | None, native: np.ndarray) -> Frames:
+        """Frames `native`, the ones `previous` ends with (a run's overlap) taken from it:
+        decoding them again would mean seeking back to a keyframe before them."""
+        shared = 0 if previous is None else int(np.count_nonzero(previous.indices >= native[0]))
+        if not shared or not np.array_equal(previous.indices[-shared:], native[:shared]):
+            return self._frames(native)
+        kept = previous.slice(len(previous) - shared, len(previous))
+        return Frames.concat([kept, self._frames(native[shared:])]) if shared < len(native) else kept
 
 
 def open_video(
@@ -292,7 +303,7 @@ def open_video(
     """Open a video file or a folder of numbered images for reading.
 
     fps: target sampling rate (None = native); size: short side or (w, h); backend:
-    'auto' (decord, then OpenCV), 'decord', 'opencv' or 'images'; image_fps: the rate
+    'auto' (PyAV, then decord, then OpenCV), 'pyav', 'decord', 'opencv' or 'images'; image_fps: the rate
     of an image folder, which stores none.
     """
     return VideoReader(source, fps=fps, size=size, backend=backend, image_fps=image_fps)

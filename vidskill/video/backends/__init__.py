@@ -1,7 +1,8 @@
 """Decoding backends by name, one file each (as PySceneDetect keys its `VideoStream`s).
 
-`open_file_backend` opens a video file with the backend asked for; "auto" tries decord
-(decodes at the target size inside the decoder), then OpenCV. A folder is read by the
+`open_file_backend` opens a video file with the backend asked for; "auto" tries PyAV
+(FFmpeg: the least CPU per frame, only the frames asked for converted, at the target size),
+then decord, then OpenCV. A folder is read by the
 "images" backend.
 """
 
@@ -14,6 +15,7 @@ from vidskill.video.backends.base import VIDEO_SUFFIXES, Backend
 from vidskill.video.backends.decord import DecordBackend
 from vidskill.video.backends.images import ImageFolderBackend
 from vidskill.video.backends.opencv import OpenCVBackend
+from vidskill.video.backends.pyav import PyAVBackend
 from vidskill.video.errors import (
     BackendUnavailableError,
     CorruptVideoError,
@@ -27,9 +29,9 @@ from vidskill.video.errors import (
 log = logging.getLogger(__name__)
 
 AVAILABLE: dict[str, type[Backend]] = {
-    cls.name: cls for cls in (DecordBackend, OpenCVBackend, ImageFolderBackend)
+    cls.name: cls for cls in (PyAVBackend, DecordBackend, OpenCVBackend, ImageFolderBackend)
 }
-FILE_BACKENDS = ("decord", "opencv")  # the order "auto" tries them in
+FILE_BACKENDS = ("pyav", "decord", "opencv")  # the order "auto" tries them in
 BACKENDS = ("auto", *AVAILABLE)
 # Leading bytes of containers we know: a file that starts like one but will not open is damaged.
 _CONTAINER_MAGIC = (b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"\x00\x00\x01\xba", b"FLV")
@@ -38,7 +40,7 @@ _NO_VIDEO_STREAM = "cannot find video stream"
 
 
 def open_file_backend(path: Path, backend: str, size) -> Backend:
-    """Open a video file with the requested backend; 'auto' tries decord, then OpenCV."""
+    """Open a video file with the requested backend; 'auto' tries them in FILE_BACKENDS order."""
     if path.stat().st_size == 0:
         raise EmptyVideoError(path, "the file is empty (0 bytes); re-copy or re-record it")
     try:

@@ -1,0 +1,202 @@
+"""The PyAV backend (FFmpeg through PyAV): the default, the cheapest decoder per frame.
+
+Every native frame must be decoded (H.264 frames refer to each other), but only the frames
+asked for are converted, by swscale, straight from the decoder's YUV to RGB at the target
+size; FFmpeg's frame threads decode in parallel. Frame timestamps come from the packet
+index (no decoding at open), and decoding goes on from where the last call stopped, so a
+stream of consecutive chunks decodes the file once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vidskill.video.backends.base import Backend, VideoInfo, _native_stderr_to_log, _output_size
+from vidskill.video.errors import (
+    BackendUnavailableError,
+    CorruptVideoError,
+    EmptyVideoError,
+    FrameDecodeError,
+)
+
+# Frames ahead of the decoder's position beyond which a seek (to the keyframe before the
+# frame wanted) beats decoding forward: about two GOPs of common camera files.
+SEEK_AHEAD = 120
+# Width (px) of the luma image `luma_hook` gets: enough for a frame-difference shot score
+# (PySceneDetect's detectors work at 256 px), a few microseconds to take.
+LUMA_WIDTH = 128
+# A container index may promise a frame or two more than the packets hold (edit lists);
+# more missing than this is a truncated file.
+_MISSING_SLACK = 0.02
+
+
+def _repair_hint(t: float) -> str:
+    return ("the file is damaged or truncated there; re-encode it, e.g. ffmpeg -i IN -c:v "
+            f"libx264 OUT.mp4, or keep the part before with ffmpeg -i IN -t {t:.3f} -c copy "
+            "OUT.mp4")
+
+
+class PyAVBackend(Backend):
+    """luma_hook: when set, called with (native index, Y plane strided to ~LUMA_WIDTH px)
+    for every frame the decoder produces (up to the last one asked for), converted or not:
+    where a shot detector sees every native frame without decoding the video again."""
+
+    name = "pyav"
+    luma_hook: Callable[[int, np.ndarray], None] | None = None
+
+    def __init__(self, path: Path, size: int | tuple[int, int] | None):
+        try:
+            import av
+        except ImportError as e:
+            raise BackendUnavailableError(path, "PyAV is not installed; pip install av") from e
+        self._av = av
+        self.path = path
+        with _native_stderr_to_log():
+            container = av.open(str(path))
+        try:
+            if not container.streams.video:
+                raise EmptyVideoError(
+                    path, "the container opens but holds no video stream (no frames: audio "
+                    "only, or a recording that never got a frame); give a file with video in it")
+            stream = container.streams.video[0]
+            pts, end = self._index(container, stream)
+            tb = float(stream.time_base)
+            expected = int(stream.frames or 0)
+            if expected - len(pts) > max(1, _MISSING_SLACK * expected):
+                t = float((pts[-1] - pts[0]) * tb)
+                raise FrameDecodeError(
+                    path, f"decoding fails after frame {len(pts) - 1} (t={t:.3f}s) of "
+                    f"{expected}: {_repair_hint(t)}")
+            container.seek(0, stream=stream)
+            with _native_stderr_to_log():
+                first = next(container.decode(stream), None)
+            if first is None:
+                raise EmptyVideoError(path, "the container holds no decodable video frames")
+            rate = stream.average_rate or stream.guessed_rate
+        finally:
+            container.close()
+        # FFmpeg leaves the display rotation to the player: applied here, as decord does.
+        self._turns = int(round((first.rotation or 0) / 90)) % 4
+        w, h = first.width, first.height
+        disp_w, disp_h = (h, w) if self._turns % 2 else (w, h)
+        self.out_size = _output_size(disp_w, disp_h, size)
+        self._pts = pts
+        self._index_of = {int(p): i for i, p in enumerate(pts)}
+        self.timestamps = (pts - pts[0]).astype(np.float64) * tb
+        step = float(np.median(np.diff(self.timestamps))) if len(pts) > 1 else 0.0
+        fps = float(rate) if rate else (1.0 / step if step else 0.0)
+        duration = float((end - pts[0]) * tb) if end > pts[-1] else float(
+            self.timestamps[-1] + (step or (1.0 / fps if fps else 0.0)))
+        self.info = VideoInfo(
+            path=str(path), backend=self.name, frame_count=len(pts), native_fps=fps,
+            duration=duration, width=disp_w, height=disp_h, rotation=(-90 * self._turns) % 360,
+            start_time=0.0, codec=stream.codec_context.name,
+        )
+        self._open()
+
+    def _index(self, container, stream) -> tuple[np.ndarray, int]:
+        """Sorted presentation timestamps of the stream's packets (time_base units), and
+        where the last one ends: read from the index and packet headers, nothing decoded."""
+        pts, end = [], 0
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                pts.append(packet.pts)
+                end = max(end, packet.pts + (packet.duration or 0))
+        except self._av.error.FFmpegError:
+            if not pts:
+                raise
+        if not pts:  # a video stream is declared but none of it can be read
+            raise CorruptVideoError(self.path, "the video stream holds no readable packet")
+        return np.unique(np.asarray(pts, np.int64)), end
+
+    def _open(self) -> None:
+        """A decoding container with FFmpeg's frame threads, before the first frame."""
+        with _native_stderr_to_log():
+            self._container = self._av.open(str(self.path))
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._frames = None   # the decode iterator, from the last seek on
+        self._next = 0        # index of the next frame it yields (None: unknown)
+
+    def _seek(self, index: int) -> None:
+        """Position the decoder on the keyframe at or before native frame `index`."""
+        self._container.seek(int(self._pts[index]), stream=self._stream, backward=True)
+        self._frames = self._container.decode(self._stream)
+        self._next = None
+
+    def _convert(self, frame) -> np.ndarray:
+        """uint8 RGB at the output size, display rotation applied."""
+        w, h = self.out_size
+        if self._turns % 2:
+            w, h = h, w
+        rgb = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
+        return np.ascontiguousarray(np.rot90(rgb, self._turns)) if self._turns else rgb
+
+    @staticmethod
+    def _luma(frame) -> np.ndarray:
+        """The frame's Y plane (coded orientation) taken every k-th pixel, a view."""
+        plane = frame.planes[0]
+        k = max(1, frame.width // LUMA_WIDTH)
+        y = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+        return y[::k, :frame.width:k]
+
+    def decode(self, indices: np.ndarray) -> np.ndarray:
+        out = np.empty((len(indices), self.out_size[1], self.out_size[0], 3), np.uint8)
+        order = np.argsort(indices, kind="stable")
+        k = 0
+        while k < len(order):
+            want = int(indices[order[k]])
+            frame = self._decode_to(want)
+            row = self._convert(frame)
+            while k < len(order) and int(indices[order[k]]) == want:
+                out[order[k]] = row
+                k += 1
+        return out
+
+    def _decode_to(self, want: int):
+        """The decoded native frame `want`, decoding forward from the current position or
+        from a seek; frames on the way are decoded but not converted."""
+        if self._frames is None or self._next is None or want < self._next or (
+                want - self._next > SEEK_AHEAD):
+            self._seek(want)
+        try:
+            with _native_stderr_to_log():
+                for frame in self._frames:
+                    i = self._index_of.get(frame.pts) if frame.pts is not None else None
+                    if i is None:
+                        continue
+                    self._next = i + 1
+                    if self.luma_hook is not None:
+                        self.luma_hook(i, self._luma(frame))
+                    if i == want:
+                        return frame
+                    if i > want:
+                        break
+        except self._av.error.FFmpegError as e:
+            self._frames = None
+            t = float(self.timestamps[want])
+            raise FrameDecodeError(
+                self.path, f"decoding fails around frame {want} (t={t:.3f}s: {e}); "
+                f"{_repair_hint(t)}") from None
+        self._frames = None
+        t = float(self.timestamps[want])
+        raise FrameDecodeError(
+            self.path, f"decoding fails around frame {want} (t={t:.3f}s: the decoder gives "
+            f"no frame there); {_repair_hint(t)}")
+
+    def close(self) -> None:
+        self._frames = None
+        if getattr(self, "_container", None) is not None:
+            self._container.close()
+            self._container = None
+
+    def twin(self) -> PyAVBackend:
+        other = copy.copy(self)  # shares the index, timestamps and info
+        other._open()
+        return other
