@@ -112,21 +112,26 @@ from pathlib import Path
 video, out = sys.argv[1], Path(sys.argv[2])
 import vidskill
 seen = {"import": "torch" in sys.modules}
-segments = vidskill.segment(video)
-seen["segment()"] = "torch" in sys.modules
 from vidskill.cli import main
-assert main(["segment", video, "--out", str(out / "segments.json")]) == 0
-seen["vidskill segment"] = "torch" in sys.modules
 assert main(["ingest", video, "--store", str(out / "store"), "--no-progress"]) == 0
 seen["vidskill ingest"] = "torch" in sys.modules
+assert main(["segment", video, "--encoder", "flow-hof", "--predictor", "shipped",
+             "--out", str(out / "shipped.json")]) == 0
+seen["segment, a named predictor"] = "torch" in sys.modules
+assert main(["segment", video, "--detector", "novelty", "--out", str(out / "n.json")]) == 0
+seen["segment --detector novelty"] = "torch" in sys.modules
+segments = vidskill.segment(video)
+seen["segment() (fits SBD's GRU)"] = "torch" in sys.modules
 print(json.dumps({"torch": seen, "segments": len(segments.segments)}))
 """
 
 
-def test_segment_and_ingest_defaults_never_import_torch(media_dir, tmp_path):
-    """`import vidskill`, `vidskill.segment(path)`, `vidskill segment` and `vidskill ingest`
-    with default settings run no network, so a fresh process never loads torch for them
-    (SBD's GRU runs in numpy; weights are found and read without torch)."""
+def test_paths_without_a_network_never_import_torch(media_dir, tmp_path):
+    """`import vidskill`, `vidskill ingest` with default settings and `segment` with a named
+    SBD predictor or a detector without one run no network, so a fresh process never loads
+    torch for them (SBD's GRU runs in numpy; weights are found and read without torch).
+    `segment`'s default fits SBD's predictor on the videos given: that trains a network and
+    loads torch."""
     import json
     import subprocess
     import sys
@@ -136,5 +141,7 @@ def test_segment_and_ingest_defaults_never_import_torch(media_dir, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["segments"] >= 1
-    assert result["torch"] == {"import": False, "segment()": False, "vidskill segment": False,
-                               "vidskill ingest": False}
+    assert result["torch"] == {"import": False, "vidskill ingest": False,
+                               "segment, a named predictor": False,
+                               "segment --detector novelty": False,
+                               "segment() (fits SBD's GRU)": True}
