@@ -44,7 +44,7 @@ RULE = ("tests/test_boundaries_rule.py",)
 BURSTS = ("tests/test_boundaries.py",)
 METRICS = ("tests/test_metrics.py",)
 STORE = ("tests/test_store.py",)
-SIMILARITY = ("tests/test_encoders.py::test_similarities",)
+SIMILARITY = ("tests/test_encoders.py::test_similarities", "tests/test_dtw.py")
 SCORES = ("tests/test_video_scores.py::test_top_k_mean_keeps_the_best_k",
           "tests/test_video_scores.py::test_top_k_error_is_the_median_standard_error_of_the_top_k_means")
 FUSION = ("tests/test_fusion.py",)
@@ -96,8 +96,7 @@ MUTATIONS: tuple[Mutation, ...] = (
              "return min(max(k - above, 0), len(group)) / len(group)",
              "return float(k > above)", METRICS),
     Mutation("store", "vidskill/store/store.py", "fetch k, not k + excluded",
-             "ids, scores = self._search_index(encoder, vec, k + len(excluded), None)",
-             "ids, scores = self._search_index(encoder, vec, k, None)", STORE),
+             "        fetch += len(excluded)\n", "", STORE),
     Mutation("store", "vidskill/store/store.py", "in-memory index not checked against the catalog",
              "if cached and cached[0] == generation:", "if cached:", STORE),
     Mutation("store", "vidskill/store/store.py", "a segment query does not exclude itself",
@@ -107,11 +106,11 @@ MUTATIONS: tuple[Mutation, ...] = (
              STORE),
     Mutation("similarity", "vidskill/select/similarity.py", "mean-pooled vector not normalised",
              "return v / n if n > 0 else v", "return v", SIMILARITY),
-    Mutation("similarity", "vidskill/select/similarity.py", "DTW cost not divided by the path length",
-             "return float(1.0 - acc[n, m] / steps[n, m])", "return float(1.0 - acc[n, m])",
+    Mutation("similarity", "vidskill/dtw.py", "DTW cost not divided by the path length",
+             "return float(1.0 - total[0] / steps[0])", "return float(1.0 - total[0])",
              SIMILARITY),
-    Mutation("similarity", "vidskill/select/similarity.py", "DTW may not hold one sequence",
-             "(acc[i, j - 1], steps[i, j - 1]))", "(acc[i - 1, j - 1], steps[i - 1, j - 1]))",
+    Mutation("similarity", "vidskill/dtw.py", "DTW may not hold one sequence",
+             "prev = np.where(finite, s + best, np.inf)", "prev = np.where(finite, d, np.inf)",
              SIMILARITY),
     Mutation("similarity", "vidskill/select/video_scores.py", "top-k mean over k + 1 clips",
              "return ordered[:, :k].mean(axis=1)", "return ordered[:, :k + 1].mean(axis=1)",

@@ -28,12 +28,10 @@ def metaworld_dir() -> Path:
 @pytest.fixture
 def torch_one_thread():
     """Small torch models gain nothing from threads; on a shared CPU they cost 10x."""
-    import torch
+    from vidskill.boundaries.predictor import one_thread_on_cpu
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_thread_on_cpu("cpu"):
+        yield
 
 
 @pytest.fixture(scope="session")

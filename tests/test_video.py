@@ -561,17 +561,3 @@ def test_decord_does_not_decode_ahead_while_the_caller_works(tmp_path):
     _, out = peak_rss(code, str(video.path))
     # Unparked, decord filled ~300 MB per second here (the rest of the video, decoded).
     assert int(out) * 1024 < 50e6, f"RSS grew {int(out) / 1024:.0f} MiB while idle"
-
-
-def test_pyav_luma_hook_sees_every_native_frame(counter, digits):
-    """A shot detector needs every native frame: the hook gets each one once, in order, even
-    when only every other frame is sampled and converted."""
-    seen: list[tuple[int, tuple[int, int], float]] = []
-    with open_video(counter, fps=5, size=HALF, backend="pyav") as reader:
-        reader._backend.luma_hook = lambda i, y: seen.append((i, y.shape, float(y.mean())))
-        frames = reader.read()
-    assert _numbers(frames, digits) == list(range(1, 31, 2))
-    # frames 0..28 are decoded (28 is the last one sampled), each once, in order
-    assert [i for i, _, _ in seen] == list(range(29))
-    assert {shape for _, shape, _ in seen} == {(72, 128)}  # 1920x1080, every 15th pixel
-    assert len({round(m, 3) for _, _, m in seen}) > 1       # real pixels: the digits change

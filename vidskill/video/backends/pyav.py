@@ -10,7 +10,6 @@ stream of consecutive chunks decodes the file once.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,6 @@ from vidskill.video.errors import (
 # Frames ahead of the decoder's position beyond which a seek (to the keyframe before the
 # frame wanted) beats decoding forward: about two GOPs of common camera files.
 SEEK_AHEAD = 120
-# Width (px) of the luma image `luma_hook` gets: enough for a frame-difference shot score
-# (PySceneDetect's detectors work at 256 px), a few microseconds to take.
-LUMA_WIDTH = 128
 # A container index may promise a frame or two more than the packets hold (edit lists);
 # more missing than this is a truncated file.
 _MISSING_SLACK = 0.02
@@ -41,12 +37,10 @@ def _repair_hint(t: float) -> str:
 
 
 class PyAVBackend(Backend):
-    """luma_hook: when set, called with (native index, Y plane strided to ~LUMA_WIDTH px)
-    for every frame the decoder produces (up to the last one asked for), converted or not:
-    where a shot detector sees every native frame without decoding the video again."""
+    """FFmpeg through PyAV: frame threads, timestamps from the packet index, and only the
+    frames asked for converted (at the target size)."""
 
     name = "pyav"
-    luma_hook: Callable[[int, np.ndarray], None] | None = None
 
     def __init__(self, path: Path, size: int | tuple[int, int] | None):
         try:
@@ -138,14 +132,6 @@ class PyAVBackend(Backend):
         rgb = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
         return np.ascontiguousarray(np.rot90(rgb, self._turns)) if self._turns else rgb
 
-    @staticmethod
-    def _luma(frame) -> np.ndarray:
-        """The frame's Y plane (coded orientation) taken every k-th pixel, a view."""
-        plane = frame.planes[0]
-        k = max(1, frame.width // LUMA_WIDTH)
-        y = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
-        return y[::k, :frame.width:k]
-
     def decode(self, indices: np.ndarray) -> np.ndarray:
         out = np.empty((len(indices), self.out_size[1], self.out_size[0], 3), np.uint8)
         order = np.argsort(indices, kind="stable")
@@ -172,8 +158,6 @@ class PyAVBackend(Backend):
                     if i is None:
                         continue
                     self._next = i + 1
-                    if self.luma_hook is not None:
-                        self.luma_hook(i, self._luma(frame))
                     if i == want:
                         return frame
                     if i > want:
