@@ -28,7 +28,7 @@ def metaworld_dir() -> Path:
 @pytest.fixture
 def torch_one_thread():
     """Small torch models gain nothing from threads; on a shared CPU they cost 10x."""
-    from vidskill.boundaries.predictor import one_thread_on_cpu
+    from vidskill._torch import one_thread_on_cpu
 
     with one_thread_on_cpu("cpu"):
         yield

@@ -31,7 +31,7 @@ from vidskill.encoders import FLOW_SIZE, TooShortError, encode_video, get_encode
 from vidskill.encoders.base import Encoder, Features
 from vidskill.errors import ConfigError
 from vidskill.shots import DEFAULT_SHOTS, ShotDetector, Shots, get_shot_detector
-from vidskill.video import PrefetchReader, VideoInfo, VideoReader
+from vidskill.video import PrefetchReader, VideoInfo
 
 # The defaults of `vidskill segment`, `ingest --detector sbd` and the API, in one place.
 # Skills in manipulation video change within a few frames, so the default encoder reads
@@ -60,18 +60,18 @@ def default_fps(encoder: Encoder | str) -> float | None:
     return SEGMENT_FPS if name == SEGMENT_ENCODER[0] else SEGMENT_FPS_OTHER
 
 
-def video_features(source: str | os.PathLike | VideoReader,
+def video_features(source: str | os.PathLike,
                    encoder: Encoder | str = SEGMENT_ENCODER[0],
                    fps: float | None | str = "default", cache: str | os.PathLike | None = None
                    ) -> Features:
-    """Features of a whole video (a path or an open reader), no shot stage; empty (0
-    windows) when it is shorter than one window."""
+    """Features of a whole video, no shot stage; empty (0 windows) when it is shorter than
+    one window."""
     enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
     rate = default_fps(enc) if fps == "default" else fps
     try:
         return encode_video(source, enc, fps=rate, size=SEGMENT_SIZE, cache=cache)
     except TooShortError:
-        return enc.empty(source.source if isinstance(source, VideoReader) else str(source))
+        return enc.empty(str(source))
 
 
 @dataclass(frozen=True)

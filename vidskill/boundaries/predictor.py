@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from vidskill._torch import pick_device
+from vidskill._torch import one_thread_on_cpu, pick_device
 from vidskill.boundaries.inference import (
     LOGVAR_RANGE,
     PredictionErrors,
@@ -189,20 +188,6 @@ def train_predictor(
     }
     log.info("trained predictor on %d videos; final loss %.3f", len(videos), curve[-1])
     return TrainedPredictor(model, card)
-
-
-@contextmanager
-def one_thread_on_cpu(device: str | torch.device) -> Iterator[None]:
-    """torch on one thread while inside (on the CPU; elsewhere nothing changes)."""
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def next_window_steps(videos: Sequence[Features]) -> int:
