@@ -7,7 +7,8 @@ twelve videos' shots, without labels, as `vidskill segment long/*.mp4` does. Pri
 
 - join F1@1 s: shot boundaries (kind cut/fade) against the task joins (hard cuts);
 - phase F1@0.5 s: every boundary, except those within 0.5 s of a true join, against the
-  simulator's `object_moved` and `success` events; also on seeds 00-05 and 06-11 apart;
+  simulator's `object_moved` and `success` events; also on seeds 00-05 and 06-11 apart
+  and per camera view (view A = corner4 in even-numbered videos, view B = topview in odd);
 - boundaries per minute; MoF and Edit against phases (per episode: before the object moves,
   moving, after success) with majority labels;
 - CPU seconds per minute of video: decode + shots + features, shots alone, fit + detect;
@@ -111,8 +112,10 @@ def cut_all(videos: Sequence[ShotFeatures], name: str, **settings
 
 
 def scores(truths: Sequence[Truth], found: Sequence[list[Segment]]) -> dict:
-    """Join and phase F1 (overall and by seed half), boundaries/min, MoF, Edit."""
+    """Join and phase F1 (overall, by seed half and by camera view: even-numbered videos are
+    view A, odd ones view B), boundaries/min, MoF, Edit."""
     join, phase, halves = MatchCounts(), MatchCounts(), [MatchCounts(), MatchCounts()]
+    views = [MatchCounts(), MatchCounts()]
     n = 0
     for t, segs in zip(truths, found, strict=True):
         bounds = segs[1:]
@@ -123,11 +126,13 @@ def scores(truths: Sequence[Truth], found: Sequence[list[Segment]]) -> dict:
         m = match_boundaries(inner, t.events, PHASE_TOL)
         phase += m
         halves[t.seed >= 6] += m
+        views[t.seed % 2] += m
     report = evaluate_segmentation([(s, t.phases, t.duration) for t, s in zip(
         truths, found, strict=True)], tolerance=PHASE_TOL, fps=20.0).as_dict()
     minutes = sum(t.duration for t in truths) / 60
     return {"join_F1@1s": join.f1, "phase_F1@0.5s": phase.f1, "phase_F1_00-05": halves[0].f1,
-            "phase_F1_06-11": halves[1].f1, "boundaries/min": n / minutes,
+            "phase_F1_06-11": halves[1].f1, "phase_F1_view_A": views[0].f1,
+            "phase_F1_view_B": views[1].f1, "boundaries/min": n / minutes,
             "MoF": report["MoF"], "Edit": report["Edit"]}
 
 
@@ -178,7 +183,7 @@ def main() -> None:
     truths = metaworld(args.metaworld)
     minutes = sum(t.duration for t in truths) / 60
     cols = ("join_F1@1s", "phase_F1@0.5s", "phase_F1_00-05", "phase_F1_06-11",
-            "boundaries/min", "MoF", "Edit")
+            "phase_F1_view_A", "phase_F1_view_B", "boundaries/min", "MoF", "Edit")
     print(f"MetaWorld: {len(truths)} long videos, {minutes:.2f} min; shots: {args.shots}")
     print(f"{'encoder':<11} {'detector':<13} " + " ".join(f"{c:>14}" for c in cols)
           + f" {'decode+feat':>11} {'shots':>6} {'fit+det':>8} {'goldeneye':>10}")
