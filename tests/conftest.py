@@ -28,10 +28,12 @@ def metaworld_dir() -> Path:
 @pytest.fixture
 def torch_one_thread():
     """Small torch models gain nothing from threads; on a shared CPU they cost 10x."""
-    from vidskill._torch import one_thread_on_cpu
+    import torch
 
-    with one_thread_on_cpu("cpu"):
-        yield
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -173,7 +173,7 @@ def test_the_next_window_is_the_one_starting_where_the_current_ends():
 
 def test_save_and_load_round_trip(trained, tmp_path):
     path = trained.save(tmp_path / "p.pt")
-    loaded = load_predictor(path, device="cpu")
+    loaded = load_predictor(path)
     f, _ = synthetic(3)
     assert list(loaded.errors(f)) == pytest.approx(list(trained.errors(f)), rel=1e-5,
                                                     nan_ok=True)

@@ -122,16 +122,20 @@ assert main(["segment", video, "--detector", "novelty", "--out", str(out / "n.js
 seen["segment --detector novelty"] = "torch" in sys.modules
 segments = vidskill.segment(video)
 seen["segment() (fits SBD's GRU)"] = "torch" in sys.modules
+assert main(["ingest", video, "--store", str(out / "sbd"), "--detector", "sbd",
+             "--no-progress"]) == 0
+seen["ingest --detector sbd (fits, keeps it)"] = "torch" in sys.modules
+assert main(["train-predictor", video, "--out", str(out / "p.pt")]) == 0
+seen["train-predictor"] = "torch" in sys.modules
 print(json.dumps({"torch": seen, "segments": len(segments.segments)}))
 """
 
 
 def test_paths_without_a_network_never_import_torch(media_dir, tmp_path):
-    """`import vidskill`, `vidskill ingest` with default settings and `segment` with a named
-    SBD predictor or a detector without one run no network, so a fresh process never loads
-    torch for them (SBD's GRU runs in numpy; weights are found and read without torch).
-    `segment`'s default fits SBD's predictor on the videos given: that trains a network and
-    loads torch."""
+    """`import vidskill`, `vidskill ingest`, `segment` (which fits SBD's GRU on the videos
+    given), `ingest --detector sbd` (which also keeps the predictor in the store) and
+    `train-predictor` run no network that needs torch, so a fresh process never loads it:
+    SBD's GRU trains and runs in numpy, weights are found, read and written without torch."""
     import json
     import subprocess
     import sys
@@ -144,4 +148,6 @@ def test_paths_without_a_network_never_import_torch(media_dir, tmp_path):
     assert result["torch"] == {"import": False, "vidskill ingest": False,
                                "segment, a named predictor": False,
                                "segment --detector novelty": False,
-                               "segment() (fits SBD's GRU)": True}
+                               "segment() (fits SBD's GRU)": False,
+                               "ingest --detector sbd (fits, keeps it)": False,
+                               "train-predictor": False}

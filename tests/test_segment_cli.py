@@ -95,7 +95,7 @@ def test_eval_segments_pairs_folders_by_name(video, tmp_path, capsys):
 def test_train_predictor_writes_weights_and_card(video, tmp_path, capsys):
     out = tmp_path / "p.pt"
     assert main(["train-predictor", str(video.path), "--out", str(out), "--steps", "5"]) == 0
-    trained = load_predictor(out, device="cpu")
+    trained = load_predictor(out)
     assert trained.card["data"]["videos"] == [video.path.name]  # no machine paths in cards
     assert trained.card["data"]["origin"] == {"synth": {"versions": [SYNTH_VERSION],
                                                         "seeds": [3]}}

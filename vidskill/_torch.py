@@ -3,9 +3,6 @@ the LLM prior)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 _default: str | None = None
 
 
@@ -25,19 +22,3 @@ def pick_device(device: str | None = None) -> str:
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
-
-@contextmanager
-def one_thread_on_cpu(device: str) -> Iterator[None]:
-    """torch on one thread while inside (on the CPU; elsewhere nothing changes): small
-    models only spin-wait between their tiny products on several."""
-    import torch
-
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

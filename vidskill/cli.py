@@ -660,8 +660,8 @@ def _add_eval_segments(sub) -> None:
 def _train_predictor(args: argparse.Namespace) -> int:
     from vidskill.boundaries.actions import actions_file, actions_per_window, load_actions
     from vidskill.boundaries.predictor import TrainSettings, train_predictor
-    from vidskill.segment import video_features
-    from vidskill.video import VIDEO_SUFFIXES, open_video
+    from vidskill.segment import shot_features
+    from vidskill.video import VIDEO_SUFFIXES
 
     encoder = _segmenting_encoder(args)
     paths = []
@@ -671,24 +671,25 @@ def _train_predictor(args: argparse.Namespace) -> int:
     if not paths:
         raise ValueError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) under {args.inputs}")
     corpus, actions = [], []
-    for path in paths:
-        feats = video_features(path, encoder, args.fps)
-        corpus.append(feats)
+    for path in paths:   # shots as `segment` cuts them: the predictor never reads across one
+        video = shot_features(path, encoder, None if args.shots == "none" else args.shots,
+                              fps="default" if args.fps is None else args.fps)
+        corpus += video.parts
         found = actions_file(path)
         if found is None:
-            actions.append(None)
+            actions += [None] * len(video.parts)
             continue
-        with open_video(path) as reader:
-            times, acts = load_actions(found, reader.info.native_fps)
-        actions.append(actions_per_window(times, acts, feats))
-    settings = TrainSettings(steps=args.steps, hidden=args.hidden, seed=args.seed,
-                             device=args.device)
+        times, acts = load_actions(found, video.info.native_fps)
+        actions += [actions_per_window(times, acts, part) for part in video.parts]
+    settings = TrainSettings(steps=args.steps, hidden=args.hidden, seed=args.seed)
     trained = train_predictor(corpus, actions if any(a is not None for a in actions) else None,
                               settings)
     out = trained.save(args.out)
-    _done(args, f"trained on {len(corpus)} videos ({trained.card['data']['windows']} windows); "
-          f"final loss {trained.card['loss_curve'][-1]:.3f}; wrote {out} and its card",
-          {"out": str(out), "videos": len(corpus), "loss": trained.card["loss_curve"][-1]})
+    _done(args, f"trained on {len(paths)} videos, {len(corpus)} shots "
+          f"({trained.card['data']['windows']} windows); final loss "
+          f"{trained.card['loss_curve'][-1]:.3f}; wrote {out} and its card",
+          {"out": str(out), "videos": len(paths), "shots": len(corpus),
+           "loss": trained.card["loss_curve"][-1]})
     return 0
 
 
@@ -700,9 +701,14 @@ def _add_train_predictor(sub) -> None:
                    help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. weights=my-tcn.pt (repeatable; default: none)")
-    p.add_argument("--fps", type=float, default=10.0, help="sampling rate (default 10)")
-    p.add_argument("--steps", type=int, default=400, help="optimiser steps")
-    p.add_argument("--hidden", type=int, default=64, help="GRU width")
+    p.add_argument("--shots", default=SEGMENT_SHOTS, choices=SHOT_DETECTORS.names(),
+                   help=f"shot detector; the predictor trains on each shot apart, as "
+                        f"`segment` reads them (default {SEGMENT_SHOTS}; none: whole videos)")
+    p.add_argument("--fps", type=float,
+                   help=f"decode rate (default: as `segment`, every native frame for "
+                        f"{SEGMENT_ENCODER[0]}, {SEGMENT_FPS_OTHER:g} fps for other encoders)")
+    p.add_argument("--steps", type=int, default=400, help="optimiser steps (default 400)")
+    p.add_argument("--hidden", type=int, default=64, help="GRU width (default 64)")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.set_defaults(func=_train_predictor)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from vidskill._files import replacing, write_json
 from vidskill.errors import ConfigError, VidskillError, WeightsNotFoundError
+from vidskill.statedict import write_state_dict
 
 DEFAULT = "default"
 
@@ -200,13 +201,12 @@ def card_path(weights: str | os.PathLike) -> Path:
 
 
 def save_weights(path: str | os.PathLike, state_dict: dict, card: dict) -> Path:
-    """Write a state_dict (plain tensors, loadable with weights_only=True) and its JSON card
-    beside it (`card_path`), each atomically; returns the weights path."""
-    import torch
-
+    """Write a state_dict (torch tensors or numpy arrays; torch.save's format, loadable with
+    weights_only=True, written without importing torch) and its JSON card beside it
+    (`card_path`), each atomically; returns the weights path."""
     path = Path(path)
     with replacing(path) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
+        write_state_dict(tmp, state_dict)
     write_json(card_path(path), card)
     return path
 

@@ -1,10 +1,9 @@
 """The SBD predictor at detection time, without torch: its weights read from the state_dict
 file, its forward pass (Linear + GELU, GRU, Gaussian head) in numpy, per-window errors.
 
-Detection runs a 64-unit GRU over one window per 0.1 s: milliseconds of numpy. Importing
-torch for it cost 1.6 CPU s and ~870 MB of memory per process, more than the rest of
-`vidskill segment` holds. Training stays in torch (`predictor.py`); a trained torch model
-is converted here when its errors are asked for, so both give the same numbers.
+Detection runs a 64-unit GRU over one window per 0.05-0.1 s: milliseconds of numpy.
+Importing torch for it cost 1.6 CPU s and ~870 MB of memory per process, more than the rest
+of `vidskill segment` holds. Training (`predictor.py`) is numpy too.
 """
 
 from __future__ import annotations
@@ -12,18 +11,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import pickle
-import zipfile
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
+from vidskill.statedict import read_state_dict
 from vidskill.weights import card_path, save_weights
 
 _LOG2PI = math.log(2 * math.pi)
@@ -42,80 +38,27 @@ class PredictorConfig:
 
 
 # ---------------------------------------------------------------------------------------
-# torch's state_dict file (a zip holding a pickle of tensors), read without torch
-
-_STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-             "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-             "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
-
-
-def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple, *_) -> np.ndarray:
-    """torch._utils._rebuild_tensor_v2 for a numpy storage: a strided view, copied."""
-    if not size:
-        return storage[offset].copy()
-    item = storage.itemsize
-    return np.lib.stride_tricks.as_strided(
-        storage[offset:], shape=tuple(size), strides=tuple(s * item for s in stride)).copy()
-
-
-class _WeightsUnpickler(pickle.Unpickler):
-    """Plain tensors in (ordered) dicts and nothing else, as torch.load(weights_only=True)."""
-
-    def __init__(self, file, archive: zipfile.ZipFile, prefix: str):
-        super().__init__(file)
-        self._archive, self._prefix = archive, prefix
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ("collections", "OrderedDict"):
-            return OrderedDict
-        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return _rebuild_tensor
-        if module == "torch" and name in _STORAGES:
-            return _STORAGES[name]
-        raise pickle.UnpicklingError(
-            f"{module}.{name} is not allowed in a weights file (weights only: plain tensors)")
-
-    def persistent_load(self, pid: tuple) -> np.ndarray:
-        kind, dtype, key, _location, numel = pid
-        if kind != "storage":
-            raise pickle.UnpicklingError(f"unknown persistent id {kind!r} in a weights file")
-        raw = self._archive.read(f"{self._prefix}/data/{key}")
-        return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"), count=int(numel))
-
-
-def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The tensors of a state_dict saved by `torch.save` (zip format), as numpy arrays;
-    anything but plain tensors in dicts is refused, never unpickled as code."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            pkl = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
-            prefix = pkl[: -len("/data.pkl")]
-            order = f"{prefix}/byteorder"
-            if order in archive.namelist() and archive.read(order) != b"little":
-                raise ConfigError(f"{path}: a big-endian weights file; re-save it on this machine")
-            with archive.open(pkl) as f:
-                state = _WeightsUnpickler(f, archive, prefix).load()
-    except (zipfile.BadZipFile, StopIteration, KeyError, pickle.UnpicklingError) as e:
-        raise ConfigError(f"{path} is not a weights file vidskill can read (weights only: a "
-                          f"state_dict of plain tensors saved by torch.save): {e}") from None
-    if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
-        raise ConfigError(f"{path} holds no state_dict of tensors (weights only)")
-    return dict(state)
-
-
-# ---------------------------------------------------------------------------------------
 # the forward pass
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """Exact GELU, x * Phi(x), with erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7,
-    below float32's resolution near 1)."""
-    u = np.abs(x) / np.float32(math.sqrt(2.0))
+def erf(x: np.ndarray) -> np.ndarray:
+    """erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32's resolution
+    near 1): numpy has none, and scipy is not needed for it."""
+    u = np.abs(x)
     t = 1.0 / (1.0 + 0.3275911 * u)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
                                                                           + t * 1.061405429))))
-    erf = np.sign(x) * (1.0 - poly * np.exp(-u * u))
-    return (0.5 * x * (1.0 + erf)).astype(np.float32)
+    return np.sign(x) * (1.0 - poly * np.exp(-u * u))
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x), the standard normal's distribution function."""
+    return 0.5 * (1.0 + erf(x / np.asarray(math.sqrt(2.0), x.dtype)))
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """Exact GELU, x * Phi(x), as torch's nn.GELU()."""
+    return (x * normal_cdf(x)).astype(x.dtype)
 
 
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -125,12 +68,13 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,jk->ik", a, b)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 class NumpyPredictor:
-    """`predictor.FeaturePredictor`'s inference in numpy: the same weights, the same errors."""
+    """The predictor's forward pass (torch's Linear + GELU, GRU and heads, by their state_dict
+    names) in numpy."""
 
     def __init__(self, config: PredictorConfig, state: dict[str, np.ndarray]):
         self.config = config
@@ -155,19 +99,9 @@ class NumpyPredictor:
         self._w_act = s["action_head.weight"].T.copy() if a else None
         self._b_act = s["action_head.bias"] if a else None
 
-    @classmethod
-    def of(cls, model: Any) -> NumpyPredictor:
-        """`model` itself, or a torch `FeaturePredictor` converted (its weights copied)."""
-        if isinstance(model, cls):
-            return model
-        state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-        return cls(model.config, state)
-
-    def state_dict(self) -> dict:
-        """The weights as torch tensors, for `save_weights` (imports torch: saving only)."""
-        import torch
-
-        return {k: torch.from_numpy(v.copy()) for k, v in self._state.items()}
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The weights by their torch names, for `save_weights`."""
+        return dict(self._state)
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
         return ((np.asarray(x, np.float32) - self.mean) / self.scale).astype(np.float32)
@@ -192,15 +126,15 @@ class NumpyPredictor:
         hz = self.config.horizon
         hidden = self.config.hidden
         prev_a = None if actions is None else actions[:-hz]
-        x = _gelu(_matmul(self._inputs(z[:-hz], prev_a), self._w_in) + self._b_in)
+        x = gelu(_matmul(self._inputs(z[:-hz], prev_a), self._w_in) + self._b_in)
         gates_x = _matmul(x, self._w_ih) + self._b_ih
         h = np.zeros(hidden, np.float32) if state is None else state
         out = np.empty((len(x), hidden), np.float32)
         for t in range(len(x)):
             gh = h @ self._w_hh + self._b_hh
             gx = gates_x[t]
-            r = _sigmoid(gx[:hidden] + gh[:hidden])
-            u = _sigmoid(gx[hidden:2 * hidden] + gh[hidden:2 * hidden])
+            r = sigmoid(gx[:hidden] + gh[:hidden])
+            u = sigmoid(gx[hidden:2 * hidden] + gh[hidden:2 * hidden])
             n = np.tanh(gx[2 * hidden:] + r * gh[2 * hidden:])
             h = (1.0 - u) * n + u * h
             out[t] = h
@@ -230,12 +164,12 @@ class PredictionErrors:
     GRU that has read less than one window's span of the segment, whose errors are warm-up,
     not surprise (a fresh GRU can miss by hundreds of nats and would poison the segment's
     mean). The GRU runs over chunks of windows for speed; a reset drops what was computed
-    past the reset point. `model`: a NumpyPredictor or a torch FeaturePredictor.
+    past the reset point.
     """
 
-    def __init__(self, model: Any, data: np.ndarray, actions: np.ndarray | None = None,
+    def __init__(self, model: NumpyPredictor, data: np.ndarray, actions: np.ndarray | None = None,
                  chunk: int = 32):
-        self.model = NumpyPredictor.of(model)
+        self.model = model
         self._z = self.model.normalise(data)
         self._a = None if actions is None else np.asarray(actions, dtype=np.int64)
         self.chunk = max(1, int(chunk))
@@ -309,10 +243,9 @@ class PredictionErrors:
 
 @dataclass
 class TrainedPredictor:
-    """A predictor (torch, fresh from training, or numpy, loaded) and its card (settings,
-    data, loss curve, calibration)."""
+    """A predictor and its card (settings, data, loss curve, calibration)."""
 
-    model: Any
+    model: NumpyPredictor
     card: dict = field(default_factory=dict)
 
     def errors(self, features: Features, actions: np.ndarray | None = None) -> PredictionErrors:
@@ -325,10 +258,9 @@ class TrainedPredictor:
         return save_weights(path, self.model.state_dict(), self.card)
 
 
-def load_predictor(path: str | os.PathLike, device: str | None = None) -> TrainedPredictor:
+def load_predictor(path: str | os.PathLike) -> TrainedPredictor:
     """Load weights (plain tensors only, never pickled code) and the card beside them, for
-    detection in numpy; `device` is accepted for compatibility (the GRU runs on the CPU)."""
-    del device
+    detection in numpy."""
     path = Path(path)
     card_file = card_path(path)
     if not path.is_file() or not card_file.is_file():

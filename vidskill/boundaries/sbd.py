@@ -20,7 +20,7 @@ from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.weights import find_weights, missing_message, registry
 
-if TYPE_CHECKING:  # training imports torch: only `fit` without a predictor needs it
+if TYPE_CHECKING:  # the trainer is imported when `fit` trains
     from vidskill.boundaries.predictor import TrainSettings
 
 
@@ -98,7 +98,6 @@ class PredictionErrorDetector(BoundaryDetector):
         calibration: str = "video",
         predictor: str | os.PathLike | TrainedPredictor | None = None,
         train: TrainSettings | None = None,
-        device: str | None = None,
     ):
         if calibration not in ("video", "corpus"):
             raise ValueError(f"calibration must be 'video' or 'corpus', got {calibration!r}")
@@ -120,7 +119,6 @@ class PredictionErrorDetector(BoundaryDetector):
         self.events = tuple(events)
         self.calibration = calibration
         self.train = train
-        self.device = device
         self.predictor = predictor
         self._predictor = predictor if isinstance(predictor, TrainedPredictor) else None
         self._predictor_path = None if isinstance(predictor, TrainedPredictor) else predictor
@@ -142,7 +140,7 @@ class PredictionErrorDetector(BoundaryDetector):
                     "one with predictor=FILE or predictor=shipped (the demo-trained one)")
             path = (shipped_predictor(encoder) if str(self._predictor_path) == SHIPPED
                     else self._predictor_path)
-            self._predictor = load_predictor(path, self.device)
+            self._predictor = load_predictor(path)
         trained_on = self._predictor.card.get("encoder")
         if trained_on and trained_on != encoder:
             raise ConfigError(
@@ -171,13 +169,9 @@ class PredictionErrorDetector(BoundaryDetector):
         """Train a predictor on the corpus (unless one was given) and measure its error spread."""
         videos = list(corpus)
         if self.needs_fit:
-            transform = SignalTransform.fit(videos)
-            seen = [transform.apply(f) for f in videos] if transform else videos
-            from vidskill.boundaries.predictor import train_predictor  # torch, only to fit
+            from vidskill.boundaries.predictor import train_predictor
 
-            self._predictor = train_predictor(seen, actions, self.train)
-            if transform is not None:
-                self._predictor.card["signal"] = transform.to_dict()
+            self._predictor = train_predictor(videos, actions, self.train)
         videos = [self.view(f) for f in videos]
         errors = [self.predictor_for(f.encoder).errors(
             f, None if actions is None else actions[i]).unreset()[0]
