@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from segment import TimedShots  # bench/segment.py
 
 from vidskill.boundaries import DETECTORS, get_detector
@@ -179,7 +178,6 @@ def main() -> None:
     ap.add_argument("--demo-seeds", type=int, nargs="*", default=[])
     ap.add_argument("--demo-root", type=Path, default=Path("/tmp/vidskill-real-segments"))
     args = ap.parse_args()
-    torch.set_num_threads(1)
     truths = metaworld(args.metaworld)
     minutes = sum(t.duration for t in truths) / 60
     cols = ("join_F1@1s", "phase_F1@0.5s", "phase_F1_00-05", "phase_F1_06-11",

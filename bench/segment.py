@@ -2,7 +2,7 @@
 
 Segments a synthetic video (or VIDEO) with the defaults, as `vidskill segment VIDEO` does
 (shots on the decoded frames, motion-kin features, SBD fitted on the video itself), timing
-each stage in CPU seconds of this process (torch runs on one thread), and prints the shot
+each stage in CPU seconds of this process, and prints the shot
 stage's share of the whole: it must stay under 10%.
 
     .venv/bin/python bench/segment.py --minutes 1
@@ -15,8 +15,6 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-
-import torch
 
 from vidskill.boundaries import get_detector
 from vidskill.demo.corpus import write_long_video
@@ -73,13 +71,12 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=1.0)
     ap.add_argument("--video", type=Path, help="a video instead of a synthetic one")
     args = ap.parse_args()
-    torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         video = args.video or write_long_video(Path(tmp) / "bench.mp4",
                                                minutes=args.minutes).path
         t = run(video)
     print(f"{video.name}: {t['seconds']:.1f} s of video, {t['segments']} segments, "
-          f"encoder {SEGMENT_ENCODER[0]}, torch threads {torch.get_num_threads()}")
+          f"encoder {SEGMENT_ENCODER[0]}")
     for stage in ("decode + features", "shots", "fit", "detect", "total"):
         print(f"{stage:<18} {t[stage]:8.2f} CPU s  {100 * t[stage] / t['total']:5.1f}%")
     print(f"shot stage / segment: {t['shots'] / t['total']:.3f}")

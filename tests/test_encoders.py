@@ -15,6 +15,7 @@ from vidskill.encoders import (
     get_encoder,
 )
 from vidskill.encoders.cache import FeatureCache, content_hash
+from vidskill.encoders.stream import CHUNK_FRAMES
 from vidskill.errors import DimensionMismatchError, VidskillError
 from vidskill.flow import DISFlow
 from vidskill.select.similarity import cosine, dtw_similarity
@@ -174,6 +175,32 @@ def test_chunks_compute_each_pair_flow_once(tmp_path):
     whole = get_encoder("flow-hof").encode(clip)
     np.testing.assert_allclose(chunked.starts, whole.starts)
     np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)
+
+
+def test_a_chunk_holds_at_most_chunk_frames_frames(tmp_path):
+    """However long a chunk is asked to be, it brings at most CHUNK_FRAMES new frames, so at
+    most that many flow pairs are computed at once (a high native rate must not grow the
+    frames and flow held per chunk); the features are the same as in one pass."""
+    clip = moving_disc("circle", seconds=16.0, period=2.0)   # 160 frames at 10 fps
+    folder = write_folder(clip, tmp_path / "circle")
+    hof = get_encoder("flow-hof")
+    real, frames = hof.flow, []
+
+    class Counting:
+        name, settings = real.name, real.settings
+
+        def __call__(self, run):
+            frames.append(len(run))
+            return real(run)
+
+    hof.flow = Counting()
+    with open_video(folder, fps=FPS, image_fps=FPS) as reader:
+        chunked = encode_video(reader, hof, chunk_seconds=600)
+    pairs = [n - 1 for n in frames]
+    assert len(pairs) >= 160 // CHUNK_FRAMES and max(pairs) <= CHUNK_FRAMES, pairs
+    whole = get_encoder("flow-hof").encode(clip)
+    np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)
+
 
 def test_content_hash_follows_content(tmp_path):
     a, b = tmp_path / "a.bin", tmp_path / "b.bin"

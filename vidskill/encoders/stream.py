@@ -30,6 +30,10 @@ FLOW_SIZE = 160
 # video at 160 px and 10 fps. 4 s took a 1-min 360p segment from 246 to 173 MiB peak at
 # the same CPU: the flow of the overlap is reused, only its windows are pooled twice.
 CHUNK_SECONDS = 4.0
+# ... and at most this many new frames, so a high native rate does not grow a chunk's memory:
+# 4 s at 30 fps (motion-kin's rate on a 30 fps file) held 16 MB of frames per chunk (four
+# in flight with the prefetch) and 44 MB of flow.
+CHUNK_FRAMES = 48
 
 
 def _resolve(encoder: Encoder | str) -> Encoder:
@@ -133,7 +137,7 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
     rate = reader.fps or reader.info.native_fps or 1.0
     longest = max(e.windows.length + 2 * e.context for e in encs)
     overlap = longest + 2.0 / rate
-    chunk_seconds = max(chunk_seconds, 2 * overlap)
+    chunk_seconds = max(min(chunk_seconds, CHUNK_FRAMES / rate), 2 * overlap)
     ts = reader.timestamps
     origin = float(ts[0]) if len(ts) else 0.0
     single = len(ts) <= max(1, round(chunk_seconds * rate))
