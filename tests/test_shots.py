@@ -5,6 +5,7 @@ and `ingest --detector sbd` keeping its predictor in the store."""
 import json
 
 import cv2
+import numpy as np
 import pytest
 
 from vidskill.boundaries import get_detector
@@ -81,6 +82,8 @@ def test_a_join_is_a_cut_at_its_exact_frame_and_no_window_crosses_it(joined):
     assert len(video.parts) == 2
     # no window holds the pair from frame 79 (7.9 s, old scene) to frame 80 (8.0 s, new)
     assert video.parts[0].ends.max() <= 7.95 + 1e-6 and video.parts[1].starts.min() >= 8.0
+    # each shot's windows are a view of the video's (a long video's features are not copied)
+    assert all(np.shares_memory(p.data, video.features.data) for p in video.parts)
     seglist = segment_videos([joined], "uniform", length=3.0)[0]
     starts = [(round(s.start, 3), s.kind) for s in seglist.segments]
     # uniform restarts in each shot: every 3 s from 0 and from the cut

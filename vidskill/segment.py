@@ -98,9 +98,12 @@ def inside(features: Features, start: float, end: float, frame: float) -> Featur
     apart: those starting at or after its first frame and ending half a frame before its
     end. A window pools the flow pairs that end within a quarter frame of its end, so none
     of these holds the pair from the shot's last frame to the next shot's first."""
-    keep = (features.starts >= start - 1e-6) & (features.ends <= end - frame / 2 + 1e-6)
-    if keep.all():
+    keep = np.flatnonzero((features.starts >= start - 1e-6)
+                          & (features.ends <= end - frame / 2 + 1e-6))
+    if len(keep) == len(features):
         return features   # one shot: no copy of a long video's features
+    if len(keep) and keep[-1] - keep[0] + 1 == len(keep):
+        keep = slice(int(keep[0]), int(keep[-1]) + 1)   # a run of rows: views, no copy
     return Features(features.data[keep], features.starts[keep], features.ends[keep],
                     features.encoder, features.settings, features.source)
 

@@ -141,7 +141,8 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
     ts = reader.timestamps
     origin = float(ts[0]) if len(ts) else 0.0
     single = len(ts) <= max(1, round(chunk_seconds * rate))
-    parts: list[list[Features]] = [[] for _ in encs]
+    span = float(ts[-1]) - origin if len(ts) else 0.0
+    rows = [_Rows(e, int(span / e.windows.stride) + 2) for e in encs]
     last_start = [-np.inf] * len(encs)
     previous: dict[str, Flow] = {}
     seen = -np.inf
@@ -170,17 +171,38 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: floa
                 keep &= feats.ends + context <= chunk_end + tol
             if keep.any():
                 last_start[k] = float(feats.starts[keep].max())
-                parts[k].append(Features(feats.data[keep], feats.starts[keep], feats.ends[keep],
-                                         feats.encoder, feats.settings, feats.source))
+                rows[k].add(feats, keep)
         carry = int(np.ceil(overlap * rate)) + 2   # pairs the next chunk can share
         previous = {key: _tail(flow, carry) for key, flow in shared.items()}
-    out = []
-    for enc, chunks in zip(encs, parts, strict=True):
-        if not chunks:
-            out.append(enc.empty(reader.source))
-            continue
-        out.append(Features(np.concatenate([c.data for c in chunks]),
-                            np.concatenate([c.starts for c in chunks]),
-                            np.concatenate([c.ends for c in chunks]),
-                            enc.name, chunks[0].settings, reader.source))
-    return out
+    return [r.features(reader.source) for r in rows]
+
+
+class _Rows:
+    """One encoder's windows, chunk by chunk, written into one buffer sized for the most
+    windows the video can give (pages never written cost no memory), so the whole video's
+    features are never copied to join the chunks (a concatenation held them twice)."""
+
+    def __init__(self, encoder: Encoder, capacity: int):
+        self.encoder = encoder
+        self.data = np.empty((max(capacity, 1), encoder.dim), np.float32)
+        self.starts = np.empty(len(self.data))
+        self.ends = np.empty(len(self.data))
+        self.n = 0
+        self.settings: dict | None = None
+
+    def add(self, feats: Features, keep: np.ndarray) -> None:
+        new = int(keep.sum())
+        if self.n + new > len(self.data):   # more windows than the bound: grow
+            grow = max(self.n + new, 2 * len(self.data))
+            self.data = np.resize(self.data, (grow, self.data.shape[1]))
+            self.starts, self.ends = np.resize(self.starts, grow), np.resize(self.ends, grow)
+        end = self.n + new
+        self.data[self.n:end] = feats.data[keep]
+        self.starts[self.n:end], self.ends[self.n:end] = feats.starts[keep], feats.ends[keep]
+        self.n, self.settings = end, feats.settings
+
+    def features(self, source: str) -> Features:
+        if not self.n:
+            return self.encoder.empty(source)
+        return Features(self.data[:self.n], self.starts[:self.n], self.ends[:self.n],
+                        self.encoder.name, self.settings, source)
