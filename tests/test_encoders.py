@@ -151,23 +151,27 @@ def test_shared_flow_chunks_and_cache(tmp_path, circle):
             encode_video(reader, hof, cache=cache)
 
 
-
-def test_chunks_compute_each_pair_flow_once(tmp_path):
-    clip = moving_disc("circle", seconds=8.0, period=2.0)
-    folder = write_folder(clip, tmp_path / "circle")
-    hof = get_encoder("flow-hof")
-    real, pairs = hof.flow, []
+def count_flow_pairs(encoder) -> list[int]:
+    """Wrap `encoder`'s flow estimator (the real one) to note how many pairs each call
+    computes; returns that list, filled as the encoder runs."""
+    real, pairs = encoder.flow, []
 
     class Counting:
-        """The real estimator, noting how many pairs each call computes."""
-
         name, settings = real.name, real.settings
 
         def __call__(self, frames):
             pairs.append(len(frames) - 1)
             return real(frames)
 
-    hof.flow = Counting()
+    encoder.flow = Counting()
+    return pairs
+
+
+def test_chunks_compute_each_pair_flow_once(tmp_path):
+    clip = moving_disc("circle", seconds=8.0, period=2.0)
+    folder = write_folder(clip, tmp_path / "circle")
+    hof = get_encoder("flow-hof")
+    pairs = count_flow_pairs(hof)
     with open_video(folder, fps=FPS, image_fps=FPS) as reader:
         chunked = encode_video(reader, hof, chunk_seconds=2.0)
     # several overlapping chunks, yet every pair's flow once: the overlap's flow is carried
@@ -184,19 +188,9 @@ def test_a_chunk_holds_at_most_chunk_frames_frames(tmp_path):
     clip = moving_disc("circle", seconds=16.0, period=2.0)   # 160 frames at 10 fps
     folder = write_folder(clip, tmp_path / "circle")
     hof = get_encoder("flow-hof")
-    real, frames = hof.flow, []
-
-    class Counting:
-        name, settings = real.name, real.settings
-
-        def __call__(self, run):
-            frames.append(len(run))
-            return real(run)
-
-    hof.flow = Counting()
+    pairs = count_flow_pairs(hof)
     with open_video(folder, fps=FPS, image_fps=FPS) as reader:
         chunked = encode_video(reader, hof, chunk_seconds=600)
-    pairs = [n - 1 for n in frames]
     assert len(pairs) >= 160 // CHUNK_FRAMES and max(pairs) <= CHUNK_FRAMES, pairs
     whole = get_encoder("flow-hof").encode(clip)
     np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)

@@ -588,16 +588,8 @@ def _add_segment(sub) -> None:
     p.add_argument("--format", choices=["json", "csv"],
                    help="list format (default: from the --out suffix, else json)")
     _add_out(p, "the segment list (FILE.json/.csv), or a FOLDER for one list per video")
-    p.add_argument("--encoder", default=SEGMENT_ENCODER[0], choices=ENCODERS.names(),
-                   help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
-    p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
-                   help="encoder option, e.g. weights=my-tcn.pt (repeatable; default: none)")
-    p.add_argument("--shots", default=SEGMENT_SHOTS, choices=SHOT_DETECTORS.names(),
-                   help=f"shot detector run on the decoded frames; its hard cuts and fades "
-                        f"are always boundaries (default {SEGMENT_SHOTS}; none: no shot stage)")
-    p.add_argument("--fps", type=float,
-                   help=f"decode rate (default: every native frame for {SEGMENT_ENCODER[0]}, "
-                        f"{SEGMENT_FPS_OTHER:g} fps for other encoders)")
+    _add_segmenting_input(p, "run on the decoded frames; its hard cuts and fades are always "
+                             "boundaries", "no shot stage")
     p.add_argument("--predictor",
                    help="sbd predictor: a weights FILE, or 'shipped' for the demo-trained one "
                         "(default: fitted on the videos given, without labels)")
@@ -657,6 +649,20 @@ def _add_eval_segments(sub) -> None:
     p.set_defaults(func=_eval_segments)
 
 
+def _add_segmenting_input(p, shots_role: str, no_shots: str) -> None:
+    """--encoder, --encoder-setting, --shots and --fps, with `segment`'s defaults."""
+    p.add_argument("--encoder", default=SEGMENT_ENCODER[0], choices=ENCODERS.names(),
+                   help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
+    p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
+                   help="encoder option, e.g. weights=my-tcn.pt (repeatable; default: none)")
+    p.add_argument("--shots", default=SEGMENT_SHOTS, choices=SHOT_DETECTORS.names(),
+                   help=f"shot detector; {shots_role} (default {SEGMENT_SHOTS}; none: "
+                        f"{no_shots})")
+    p.add_argument("--fps", type=float,
+                   help=f"decode rate (default: every native frame for {SEGMENT_ENCODER[0]}, "
+                        f"{SEGMENT_FPS_OTHER:g} fps for other encoders)")
+
+
 def _train_predictor(args: argparse.Namespace) -> int:
     from vidskill.boundaries.actions import actions_file, actions_per_window, load_actions
     from vidskill.boundaries.predictor import TrainSettings, train_predictor
@@ -697,16 +703,8 @@ def _add_train_predictor(sub) -> None:
     p = sub.add_parser("train-predictor", help="train the SBD next-window predictor on videos")
     p.add_argument("inputs", nargs="+", type=Path, help="videos or folders of videos")
     _add_out(p, "the predictor weights (.pt) and its card", default=Path("models/predictor.pt"))
-    p.add_argument("--encoder", default=SEGMENT_ENCODER[0], choices=ENCODERS.names(),
-                   help=f"feature encoder (default {SEGMENT_ENCODER[0]})")
-    p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
-                   help="encoder option, e.g. weights=my-tcn.pt (repeatable; default: none)")
-    p.add_argument("--shots", default=SEGMENT_SHOTS, choices=SHOT_DETECTORS.names(),
-                   help=f"shot detector; the predictor trains on each shot apart, as "
-                        f"`segment` reads them (default {SEGMENT_SHOTS}; none: whole videos)")
-    p.add_argument("--fps", type=float,
-                   help=f"decode rate (default: as `segment`, every native frame for "
-                        f"{SEGMENT_ENCODER[0]}, {SEGMENT_FPS_OTHER:g} fps for other encoders)")
+    _add_segmenting_input(p, "the predictor trains on each shot apart, as `segment` reads "
+                             "them", "whole videos")
     p.add_argument("--steps", type=int, default=400, help="optimiser steps (default 400)")
     p.add_argument("--hidden", type=int, default=64, help="GRU width (default 64)")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
