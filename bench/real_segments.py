@@ -14,12 +14,16 @@ twelve videos' shots, without labels, as `vidskill segment long/*.mp4` does. Pri
 - CPU seconds per minute of video: decode + shots + features, shots alone, fit + detect;
 - goldeneye-vfr-drop3.mp4 (cuts at 3.754 s and 8.759 s): cuts found within 0.5 s and other
   boundaries, fitted on that video alone;
+- with --train-seeds, SBD once per training seed of its predictor and the mean (the seed
+  moves phase F1 by a few hundredths);
 - with --demo-seeds, boundary F1@0.5 s on the demo corpus's held-out long videos (fitted on
   each seed's train split), as bench/segment_eval.py scores it.
 
     PYTHONPATH=. .venv/bin/python bench/real_segments.py
     PYTHONPATH=. .venv/bin/python bench/real_segments.py --encoders motion-kin flow-hof \
         --demo-seeds 30 31 32
+    PYTHONPATH=. .venv/bin/python bench/real_segments.py --train-seeds 0 1 2 3 4 \
+        --encoders motion-kin motion-kin:preset=medium
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from segment import TimedShots  # bench/segment.py
 
 from vidskill.boundaries import DETECTORS, get_detector
 from vidskill.boundaries.base import Segment
+from vidskill.boundaries.predictor import TrainSettings
 from vidskill.metrics import MatchCounts, evaluate_segmentation, match_boundaries
 from vidskill.segment import (
     SEGMENT_ENCODER,
@@ -86,12 +91,22 @@ def metaworld(root: Path) -> list[Truth]:
     return out
 
 
+def _value(text: str):
+    """An encoder option's value: JSON where it parses, else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def decode(paths: Sequence[Path], encoder: str, shots: str) -> tuple[list[ShotFeatures],
                                                                       float, float]:
     """Each video decoded once with the shot stage; CPU s of all of it and of the shots."""
-    name, _, options = encoder.partition(":")   # e.g. motion-kin:thumb=16
-    enc = segment_encoder(name, **{k: json.loads(v) for k, v in (
-        o.split("=") for o in options.split(",") if o)})
+    name, _, options = encoder.partition(":")   # e.g. motion-kin:thumb=16,preset=medium
+    settings = {k: _value(v) for k, v in (o.split("=") for o in options.split(",") if o)}
+    if "preset" in settings:   # the DIS preset of the encoder's flow
+        settings["flow"] = {"method": "dis", "preset": settings.pop("preset")}
+    enc = segment_encoder(name, **settings)
     timed = TimedShots(shots)
     t0 = time.process_time()
     videos = [shot_features(p, enc, timed.detector) for p in paths]
@@ -176,6 +191,8 @@ def main() -> None:
     ap.add_argument("--goldeneye", type=Path,
                     default=SHARED / "media" / "goldeneye-vfr-drop3.mp4")
     ap.add_argument("--demo-seeds", type=int, nargs="*", default=[])
+    ap.add_argument("--train-seeds", type=int, nargs="+", default=[0],
+                    help="SBD's training seeds: a row each and their mean (default 0)")
     ap.add_argument("--demo-root", type=Path, default=Path("/tmp/vidskill-real-segments"))
     args = ap.parse_args()
     truths = metaworld(args.metaworld)
@@ -191,14 +208,27 @@ def main() -> None:
     labelled = {"uniform@phase": {"length": float(np.mean(dev))}}
     for encoder in args.encoders:
         videos, decode_cpu, shots_cpu = decode([t.path for t in truths], encoder, args.shots)
-        for name in [*DETECTORS.names(), *labelled]:
-            found, cut_cpu = cut_all(videos, name, **labelled.get(name, {}))
+        runs = [(n, labelled.get(n, {})) for n in DETECTORS.names() if n != "sbd"]
+        runs = [*[(f"sbd seed {k}" if len(args.train_seeds) > 1 else "sbd",
+                   {"train": TrainSettings(seed=k)}) for k in args.train_seeds],
+                *runs, *labelled.items()]
+        seeded: list[tuple[dict, int]] = []
+        for name, settings in runs:
+            found, cut_cpu = cut_all(videos, name.split(" ")[0], **settings)
             row = scores(truths, found)
-            g_found, g_other = goldeneye(args.goldeneye, encoder, name, args.shots,
-                                         **labelled.get(name, {}))
+            g_found, g_other = goldeneye(args.goldeneye, encoder, name.split(" ")[0],
+                                         args.shots, **settings)
             print(f"{encoder:<11} {name:<13} " + " ".join(f"{row[c]:>14.3f}" for c in cols)
                   + f" {decode_cpu / minutes:>11.2f} {shots_cpu / minutes:>6.2f} "
                   f"{cut_cpu / minutes:>8.2f} {f'{g_found}/2 +{g_other}':>10}", flush=True)
+            if name.startswith("sbd seed"):
+                seeded.append((row, g_other))
+                if len(seeded) == len(args.train_seeds):
+                    mean = {c: float(np.mean([r[c] for r, _ in seeded])) for c in cols}
+                    extra = float(np.mean([g for _, g in seeded]))
+                    print(f"{encoder:<11} {'sbd mean':<13} "
+                          + " ".join(f"{mean[c]:>14.3f}" for c in cols)
+                          + f" {'':>11} {'':>6} {'':>8} {f'2/2 +{extra:.1f}':>10}", flush=True)
     print("CPU seconds per minute of video; goldeneye: cuts found within 0.5 s / 2, "
           "+ other boundaries; uniform@phase: uniform at the mean phase length of seeds "
           "00-05 (set from labels)")
