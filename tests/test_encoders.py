@@ -196,6 +196,25 @@ def test_a_chunk_holds_at_most_chunk_frames_frames(tmp_path):
     np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)
 
 
+def test_window_rows_grow_past_their_estimate_and_keep_every_row():
+    """The buffer a video's windows are written into is sized from the video's span; an
+    encoder that gives more rows than that estimate must still get them all, in order."""
+    from vidskill.encoders.stream import _Rows
+
+    hof = get_encoder("flow-hof")
+    rng = np.random.default_rng(0)
+    chunks = [Features(rng.random((n, hof.dim), dtype=np.float32), np.arange(n) + 10.0 * i,
+                       np.arange(n) + 10.0 * i + 1, hof.name, hof.settings, "x")
+              for i, n in enumerate((3, 5, 4))]
+    rows = _Rows(hof, capacity=2)
+    for c in chunks:
+        rows.add(c, np.ones(len(c), bool))
+    out = rows.features("x")
+    np.testing.assert_array_equal(out.data, np.concatenate([c.data for c in chunks]))
+    np.testing.assert_array_equal(out.starts, np.concatenate([c.starts for c in chunks]))
+    assert len(_Rows(hof, capacity=4).features("x")) == 0
+
+
 def test_content_hash_follows_content(tmp_path):
     a, b = tmp_path / "a.bin", tmp_path / "b.bin"
     a.write_bytes(b"x" * 5000)
