@@ -150,10 +150,8 @@ def scores(truths: Sequence[Truth], found: Sequence[list[Segment]]) -> dict:
             "MoF": report["MoF"], "Edit": report["Edit"]}
 
 
-def goldeneye(path: Path, encoder: str, detector: str, shots: str, **settings
-              ) -> tuple[int, int]:
+def goldeneye(video: ShotFeatures, detector: str, **settings) -> tuple[int, int]:
     """(cuts found within 0.5 s, other boundaries) on the film, fitted on itself."""
-    (video,), _, _ = decode([path], encoder, shots)
     (segs,), _ = cut_all([video], detector, **settings)
     times = [s.start for s in segs[1:]]
     found = sum(any(abs(t - c) <= 0.5 for t in times) for c in GOLDENEYE_CUTS)
@@ -208,27 +206,27 @@ def main() -> None:
     labelled = {"uniform@phase": {"length": float(np.mean(dev))}}
     for encoder in args.encoders:
         videos, decode_cpu, shots_cpu = decode([t.path for t in truths], encoder, args.shots)
-        runs = [(n, labelled.get(n, {})) for n in DETECTORS.names() if n != "sbd"]
-        runs = [*[(f"sbd seed {k}" if len(args.train_seeds) > 1 else "sbd",
-                   {"train": TrainSettings(seed=k)}) for k in args.train_seeds],
-                *runs, *labelled.items()]
+        (golden,), _, _ = decode([args.goldeneye], encoder, args.shots)   # once per encoder
+        seeds = args.train_seeds
+        runs = [(f"sbd seed {k}" if len(seeds) > 1 else "sbd", "sbd",
+                 {"train": TrainSettings(seed=k)}) for k in seeds]
+        runs += [(n, n, {}) for n in DETECTORS.names() if n != "sbd"]
+        runs += [(n, n, settings) for n, settings in labelled.items()]
         seeded: list[tuple[dict, int]] = []
-        for name, settings in runs:
-            found, cut_cpu = cut_all(videos, name.split(" ")[0], **settings)
+        for label, name, settings in runs:
+            found, cut_cpu = cut_all(videos, name, **settings)
             row = scores(truths, found)
-            g_found, g_other = goldeneye(args.goldeneye, encoder, name.split(" ")[0],
-                                         args.shots, **settings)
-            print(f"{encoder:<11} {name:<13} " + " ".join(f"{row[c]:>14.3f}" for c in cols)
+            g_found, g_other = goldeneye(golden, name, **settings)
+            print(f"{encoder:<11} {label:<13} " + " ".join(f"{row[c]:>14.3f}" for c in cols)
                   + f" {decode_cpu / minutes:>11.2f} {shots_cpu / minutes:>6.2f} "
                   f"{cut_cpu / minutes:>8.2f} {f'{g_found}/2 +{g_other}':>10}", flush=True)
-            if name.startswith("sbd seed"):
+            if name == "sbd":
                 seeded.append((row, g_other))
-                if len(seeded) == len(args.train_seeds):
-                    mean = {c: float(np.mean([r[c] for r, _ in seeded])) for c in cols}
-                    extra = float(np.mean([g for _, g in seeded]))
-                    print(f"{encoder:<11} {'sbd mean':<13} "
-                          + " ".join(f"{mean[c]:>14.3f}" for c in cols)
-                          + f" {'':>11} {'':>6} {'':>8} {f'2/2 +{extra:.1f}':>10}", flush=True)
+        if len(seeded) > 1:
+            mean = {c: float(np.mean([r[c] for r, _ in seeded])) for c in cols}
+            extra = float(np.mean([g for _, g in seeded]))
+            print(f"{encoder:<11} {'sbd mean':<13} " + " ".join(f"{mean[c]:>14.3f}" for c in cols)
+                  + f" {'':>11} {'':>6} {'':>8} {f'2/2 +{extra:.1f}':>10}", flush=True)
     print("CPU seconds per minute of video; goldeneye: cuts found within 0.5 s / 2, "
           "+ other boundaries; uniform@phase: uniform at the mean phase length of seeds "
           "00-05 (set from labels)")
