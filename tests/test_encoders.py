@@ -255,3 +255,29 @@ def test_similarities():
         cosine(seq, np.ones((2, 3)))
     with pytest.raises(ValueError, match="empty"):
         dtw_similarity(seq, np.zeros((0, 8)))
+
+
+def test_lanes_at_two_rates_equal_two_decodes(media_dir):
+    """One decode at the native rate feeds an encoder that reads every frame and one at
+    10 fps: each gets what a reader at its own rate gives (the same frames of this
+    variable-frame-rate film, so the same features), the shot stage's hook sees every
+    native frame once, and the 10 fps lane computes the flow of its own pairs only."""
+    path = media_dir / "goldeneye-vfr-drop3.mp4"
+    kin, motion = get_encoder("motion-kin"), get_encoder("flow-motion")
+    pairs = count_flow_pairs(motion)
+    seen = []
+    with open_video(path, fps=None, size=160) as reader:
+        native = len(reader)
+        tenth = len(reader.sampled_at(10.0))
+        both = encode_video_multi(reader, [kin, motion], rates=[None, 10.0],
+                                  on_frames=lambda f: seen.extend(f.indices.tolist()))
+    assert seen == list(range(native)) and tenth < 0.7 * native
+    assert sum(pairs) == tenth - 1, pairs
+    alone = [encode_video(path, get_encoder("motion-kin"), fps=None, size=160),
+             encode_video(path, get_encoder("flow-motion"), fps=10.0, size=160)]
+    for a, b in zip(alone, both, strict=True):
+        assert len(a) >= 6
+        np.testing.assert_allclose(b.starts, a.starts)
+        np.testing.assert_allclose(b.data, a.data, atol=1e-5)
+    with open_video(path, fps=None, size=160) as reader, pytest.raises(ValueError, match="rates"):
+        encode_video_multi(reader, [kin, motion], rates=[None])

@@ -6,7 +6,8 @@ around them) and every chunk anchors windows at the video's first timestamp, so 
 result equals encoding the whole video at once. Flow encoders with the same flow settings
 share one flow computation per chunk (`encode_video_multi`), and the flow of the frame
 pairs a chunk shares with the one before is carried over, not computed again (each pair's
-flow depends on its two frames only).
+flow depends on its two frames only). Encoders may read the decoded frames at different
+rates (`rates`): each rate is a lane with its own chunks and overlap, fed from one decode.
 """
 
 from __future__ import annotations
@@ -40,40 +41,51 @@ def _resolve(encoder: Encoder | str) -> Encoder:
     return get_encoder(encoder) if isinstance(encoder, str) else encoder
 
 
-def _cache_settings(encoder: Encoder, reader: VideoReader) -> dict:
-    return {"encoder": encoder.settings, "fps": reader.fps, "size": list(reader.size)}
+def _cache_settings(encoder: Encoder, reader: VideoReader, rate: float | None = None) -> dict:
+    """What a cached entry was computed with: the encoder's settings, rate and frame size."""
+    fps = reader.fps if rate is None or (reader.fps is not None and rate >= reader.fps) else rate
+    return {"encoder": encoder.settings, "fps": fps, "size": list(reader.size)}
 
 
 def encode_video_multi(
     source: str | os.PathLike | VideoReader,
     encoders: Sequence[Encoder | str],
     *,
-    fps: float = 10.0,
+    fps: float | None = 10.0,
     size: int | tuple[int, int] | None = FLOW_SIZE,
     chunk_seconds: float = CHUNK_SECONDS,
     cache: FeatureCache | str | os.PathLike | None = None,
     on_frames: Callable[[Frames], None] | None = None,
+    rates: Sequence[float | None] | None = None,
 ) -> list[Features]:
     """Features of a whole video for each encoder, in order; see `encode_video`.
     on_frames: called with every decoded frame once, in order, run by run (the shot stage
-    reads them there: no second decode); the cache is then bypassed, as frames are needed."""
+    reads them there: no second decode); the cache is then bypassed, as frames are needed.
+    rates: per encoder, the rate (fps) it samples the decoded frames at, as a reader
+    opened at that rate would (None: every decoded frame); so one decode at the native rate
+    feeds an encoder that needs every frame and others at 10 fps."""
     encs = [_resolve(e) for e in encoders]
+    wanted = list(rates) if rates is not None else [None] * len(encs)
+    if len(wanted) != len(encs):
+        raise ValueError(f"{len(encs)} encoders but {len(wanted)} rates")
     reader = source if isinstance(source, VideoReader) else open_video(source, fps=fps, size=size)
     try:
         store = FeatureCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
         store = None if on_frames is not None else store
         vhash = content_hash(reader.path) if store is not None else ""
+        keys = [_cache_settings(e, reader, r) for e, r in zip(encs, wanted, strict=True)]
         results: list[Features | None] = [
-            store.get(vhash, e.name, _cache_settings(e, reader), e.dim) if store else None
-            for e in encs
+            store.get(vhash, e.name, key, e.dim) if store else None
+            for e, key in zip(encs, keys, strict=True)
         ]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
-            fresh = _encode_stream(reader, [encs[i] for i in todo], chunk_seconds, on_frames)
+            fresh = _encode_stream(reader, [encs[i] for i in todo], [wanted[i] for i in todo],
+                                   chunk_seconds, on_frames)
             for i, feats in zip(todo, fresh, strict=True):
                 results[i] = feats
                 if store is not None:
-                    store.put(vhash, feats, _cache_settings(encs[i], reader))
+                    store.put(vhash, feats, keys[i])
         return [r for r in results if r is not None]
     finally:
         if reader is not source:
@@ -132,49 +144,131 @@ def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) 
                 np.concatenate([previous.dt[reused], fresh.dt]), fresh.source)
 
 
-def _encode_stream(reader: VideoReader, encs: list[Encoder], chunk_seconds: float,
+def _encode_stream(reader: VideoReader, encs: list[Encoder], rates: list[float | None],
+                   chunk_seconds: float,
                    on_frames: Callable[[Frames], None] | None = None) -> list[Features]:
-    rate = reader.fps or reader.info.native_fps or 1.0
-    longest = max(e.windows.length + 2 * e.context for e in encs)
-    overlap = longest + 2.0 / rate
-    chunk_seconds = max(min(chunk_seconds, CHUNK_FRAMES / rate), 2 * overlap)
-    ts = reader.timestamps
-    origin = float(ts[0]) if len(ts) else 0.0
-    single = len(ts) <= max(1, round(chunk_seconds * rate))
-    span = float(ts[-1]) - origin if len(ts) else 0.0
-    rows = [_Rows(e, int(span / e.windows.stride) + 2) for e in encs]
-    last_start = [-np.inf] * len(encs)
-    previous: dict[str, Flow] = {}
-    seen = -np.inf
-    for chunk in reader.chunks(chunk_seconds, overlap):
+    base = reader.fps or reader.info.native_fps or 1.0
+    lanes: dict[float, _Lane] = {}
+    slot: list[tuple[_Lane, int]] = []
+    for enc, wanted in zip(encs, rates, strict=True):
+        rate = base if wanted is None or wanted >= base else float(wanted)
+        if rate not in lanes:
+            picks = None if rate == base else reader.sampled_at(rate)
+            lanes[rate] = _Lane(rate, picks, reader)
+        slot.append((lanes[rate], lanes[rate].add(enc)))
+    for lane in lanes.values():
+        lane.plan(chunk_seconds)
+    # the decoded runs are as short as the shortest lane's chunks; each lane keeps the
+    # overlap its windows need itself
+    run = min(lane.seconds for lane in lanes.values())
+    for chunk in reader.chunks(run):
         if on_frames is not None:
-            new = int(np.searchsorted(chunk.timestamps, seen, side="right"))
-            if new < len(chunk):
-                on_frames(chunk.slice(new, len(chunk)))
-                seen = float(chunk.timestamps[-1])
-        if len(chunk) < 2 and not single:
-            continue
+            on_frames(chunk)
+        for lane in lanes.values():
+            lane.push(chunk)
+    for lane in lanes.values():
+        lane.finish()
+    return [lane.rows[k].features(reader.source) for lane, k in slot]
+
+
+class _Lane:
+    """The encoders that read a video at one rate: its frames taken from the decoded runs
+    (`picks`: native indices, None = all), chunked as a reader at that rate would chunk them
+    (runs of `seconds`, each after the first starting with the last `overlap` seconds of
+    the one before), with the flow of the pairs two chunks share carried over."""
+
+    def __init__(self, rate: float, picks: np.ndarray | None, reader: VideoReader):
+        self.rate, self.picks = rate, picks
+        self.encs: list[Encoder] = []
+        self.rows: list[_Rows] = []
+        ts = reader.timestamps if picks is None else reader.native_timestamps[picks]
+        self.first = float(ts[0]) if len(ts) else 0.0
+        self.last = float(ts[-1]) if len(ts) else 0.0
+        self.count = len(ts)
+        self.eps = reader.eps
+        self.pending: list[Frames] = []   # the run being gathered (after `tail`)
+        self.tail: Frames | None = None   # the overlap carried into the next chunk
+        self.run = 0
+        self.seconds = self.overlap = 0.0
+        self.single = False
+        self.last_start: list[float] = []
+        self.previous: dict[str, Flow] = {}
+
+    def add(self, encoder: Encoder) -> int:
+        span = self.last - self.first
+        self.encs.append(encoder)
+        self.rows.append(_Rows(encoder, int(span / encoder.windows.stride) + 2))
+        self.last_start.append(-np.inf)
+        return len(self.encs) - 1
+
+    def plan(self, chunk_seconds: float) -> None:
+        longest = max(e.windows.length + 2 * e.context for e in self.encs)
+        self.overlap = longest + 2.0 / self.rate
+        self.seconds = max(min(chunk_seconds, CHUNK_FRAMES / self.rate), 2 * self.overlap)
+        self.single = self.count <= max(1, round(self.seconds * self.rate))
+
+    def push(self, chunk: Frames) -> None:
+        """Take this lane's frames of a decoded run; encode every run they complete."""
+        frames = chunk if self.picks is None else _pick(chunk, self.picks, self.rate)
+        if not len(frames):
+            return
+        runs = np.floor((frames.timestamps - self.first + self.eps) / self.seconds)
+        for k in np.unique(runs.astype(np.int64)):
+            if k != self.run and self.pending:
+                self._flush(int(k))
+            self.run = int(k)
+            mine = np.flatnonzero(runs == k)
+            self.pending.append(frames.slice(int(mine[0]), int(mine[-1]) + 1))
+
+    def finish(self) -> None:
+        if self.pending:
+            self._flush(None)
+
+    def _flush(self, following: int | None) -> None:
+        """Encode the gathered run (with the carried overlap); keep the next overlap."""
+        parts = ([self.tail] if self.tail is not None else []) + self.pending
+        chunk = parts[0] if len(parts) == 1 else Frames.concat(parts)
+        self.pending = []
+        if following is not None:
+            border = self.first + following * self.seconds
+            run_start = self.first + self.run * self.seconds
+            keep = np.flatnonzero(chunk.timestamps >= max(border - self.overlap - self.eps,
+                                                           run_start - self.eps))
+            self.tail = chunk.slice(int(keep[0]), len(chunk)) if len(keep) else None
+        self._encode(chunk, following is None)
+
+    def _encode(self, chunk: Frames, last_chunk: bool) -> None:
+        if len(chunk) < 2 and not self.single:
+            return
+        rate = self.rate
         chunk_end = float(chunk.timestamps[-1])
-        last_chunk = chunk_end >= float(ts[-1]) - 1e-9
         shared: dict[str, Flow] = {}
-        for k, enc in enumerate(encs):
+        for k, enc in enumerate(self.encs):
             key = _flow_key(enc)
             if key is not None and key not in shared:
-                shared[key] = _chunk_flow(enc.flow, chunk, previous.get(key))
-            feats = enc.encode(chunk, origin=origin, flow=shared.get(key))
+                shared[key] = _chunk_flow(enc.flow, chunk, self.previous.get(key))
+            feats = enc.encode(chunk, origin=self.first, flow=shared.get(key))
             length, context = enc.windows.length, enc.context
             tol = 0.25 / rate
-            keep = feats.starts > last_start[k] + tol
-            if not single:
+            keep = feats.starts > self.last_start[k] + tol
+            if not self.single:
                 keep &= (feats.ends - feats.starts) >= length - tol
             if context and not last_chunk:   # the next chunk sees what follows these
                 keep &= feats.ends + context <= chunk_end + tol
             if keep.any():
-                last_start[k] = float(feats.starts[keep].max())
-                rows[k].add(feats, keep)
-        carry = int(np.ceil(overlap * rate)) + 2   # pairs the next chunk can share
-        previous = {key: _tail(flow, carry) for key, flow in shared.items()}
-    return [r.features(reader.source) for r in rows]
+                self.last_start[k] = float(feats.starts[keep].max())
+                self.rows[k].add(feats, keep)
+        carry = int(np.ceil(self.overlap * rate)) + 2   # pairs the next chunk can share
+        self.previous = {key: _tail(flow, carry) for key, flow in shared.items()}
+
+
+def _pick(chunk: Frames, picks: np.ndarray, rate: float) -> Frames:
+    """The frames of `chunk` whose native indices are in `picks` (sorted), at `rate`."""
+    at = np.searchsorted(picks, chunk.indices)
+    mine = np.flatnonzero((at < len(picks)) & (picks[np.minimum(at, len(picks) - 1)]
+                                               == chunk.indices))
+    return Frames(chunk.data[mine], chunk.timestamps[mine], chunk.indices[mine],
+                  chunk.source, rate)
 
 
 class _Rows:

@@ -130,8 +130,9 @@ class VideoReader:
         step = float(np.median(np.diff(ts))) if len(ts) > 1 else 1.0 / (fps or 1.0)
         # Timestamps are compared with this slack: decord stores them as float32, which is
         # off by ~1e-4 s after half an hour, and a frame lasts `step`.
-        self._eps = max(1e-6, 1e-3 * step)
-        self.sample_indices = self._sample(ts, fps, step, self._eps)
+        self.eps = max(1e-6, 1e-3 * step)
+        self._step = step
+        self.sample_indices = self._sample(ts, fps, step, self.eps)
 
     @staticmethod
     def _sample(ts: np.ndarray, fps: float | None, step: float, eps: float) -> np.ndarray:
@@ -144,6 +145,12 @@ class VideoReader:
         grid = ts[0] + np.arange(int(math.ceil((end - ts[0] - eps) * fps))) / fps
         idx = np.searchsorted(ts, grid + eps, side="right") - 1
         return np.unique(np.clip(idx, 0, len(ts) - 1))
+
+    def sampled_at(self, fps: float) -> np.ndarray:
+        """The native indices a reader of this video at `fps` gives (those among this
+        reader's own): one decode at a high rate then feeds consumers at lower ones."""
+        picks = self._sample(self.native_timestamps, fps, self._step, self.eps)
+        return np.intersect1d(picks, self.sample_indices)
 
     def __len__(self) -> int:
         """Number of frames at the target rate."""
@@ -190,11 +197,11 @@ class VideoReader:
         """Native index of the frame on screen at time t (seconds, container clock)."""
         ts = self.native_timestamps
         end = self.info.start_time + self.info.duration
-        if not ts[0] - self._eps <= t < end - self._eps:
+        if not ts[0] - self.eps <= t < end - self.eps:
             raise OutOfRangeError(
                 self.path, f"time {t:.3f}s is outside the video ({ts[0]:.3f}s to {end:.3f}s)"
             )
-        return int(np.searchsorted(ts, t + self._eps, side="right") - 1)
+        return int(np.searchsorted(ts, t + self.eps, side="right") - 1)
 
     def frame_at(self, t: float) -> Frames:
         """The frame on screen at time t (seconds)."""
@@ -212,8 +219,8 @@ class VideoReader:
 
     def _select(self, start: float | None, end: float | None) -> np.ndarray:
         ts = self.timestamps
-        lo = 0 if start is None else int(np.searchsorted(ts, start - self._eps, side="left"))
-        hi = len(ts) if end is None else int(np.searchsorted(ts, end - self._eps, side="left"))
+        lo = 0 if start is None else int(np.searchsorted(ts, start - self.eps, side="left"))
+        hi = len(ts) if end is None else int(np.searchsorted(ts, end - self.eps, side="left"))
         return self.sample_indices[lo:hi]
 
     def _frames_parallel(self, native: np.ndarray, decoders: int) -> Frames:
@@ -268,14 +275,14 @@ class VideoReader:
         ts = self.timestamps
         if len(ts) == 0:
             return
-        run = np.floor((ts - ts[0] + self._eps) / seconds).astype(np.int64)
+        run = np.floor((ts - ts[0] + self.eps) / seconds).astype(np.int64)
         starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
         ends = np.r_[starts[1:], len(ts)]
         previous: Frames | None = None
         for k, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
             if k and overlap:
                 border = ts[0] + run[lo] * seconds
-                lo = max(starts[k - 1], int(np.searchsorted(ts, border - overlap - self._eps)))
+                lo = max(starts[k - 1], int(np.searchsorted(ts, border - overlap - self.eps)))
             native = self.sample_indices[lo:hi]
             if k == 0 and first_decoders > 1 and len(native) >= _MIN_SPLIT * first_decoders:
                 previous = self._frames_parallel(native, first_decoders)
