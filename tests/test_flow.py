@@ -102,3 +102,18 @@ def test_raft_with_weights_of_another_model_is_refused(tmp_path):
     torch.save({"conv.weight": torch.zeros(3, 3)}, path)
     with pytest.raises(WeightsNotFoundError, match="does not hold weights of 'raft_small'"):
         RAFTFlow("small", weights=path)
+
+
+def test_dis_flow_of_a_pair_depends_on_that_pair_only():
+    """OpenCV's DIS object keeps state between calls on some frame sizes (64x86 here): the
+    flow of a pair must not depend on the pairs computed before it, so features do not
+    depend on chunking or on the video encoded before."""
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (104, 126, 3), dtype=np.uint8), (5, 5), 0)
+    clip = np.stack([base[k:k + 64, 2 * k:2 * k + 86] for k in range(10)])
+    frames = Frames(clip, np.arange(10) / 10.0, np.arange(10), "texture", 10.0)
+    dis = DISFlow("ultrafast")
+    together = dis(frames).data
+    alone = [DISFlow("ultrafast")(frames.slice(i, i + 2)).data[0] for i in range(9)]
+    np.testing.assert_array_equal(together, np.stack(alone))
+    np.testing.assert_array_equal(dis(frames).data, together)   # after an earlier call

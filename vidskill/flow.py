@@ -87,7 +87,7 @@ class DISFlow(FlowEstimator):
         code = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
                 "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[preset]
-        self._dis = cv2.DISOpticalFlow_create(code)
+        self._code = code
         self.name = f"dis-{preset}"
 
     @property
@@ -102,7 +102,11 @@ class DISFlow(FlowEstimator):
         h, w = gray[0].shape
         out = np.empty((len(gray) - 1, h, w, 2), np.float32)
         for i in range(len(gray) - 1):
-            out[i] = self._dis.calc(gray[i], gray[i + 1], None)
+            # a fresh DIS per pair: OpenCV's keeps state from its last call on some frame
+            # sizes (up to 5 px of flow on 64x86 frames), so a pair's flow would depend on the
+            # pairs computed before it, and features on chunking and earlier videos; creating
+            # one costs nothing measurable (0.6 ms per pair either way at 160 px)
+            out[i] = cv2.DISOpticalFlow_create(self._code).calc(gray[i], gray[i + 1], None)
         ts, dt = _pair_times(frames)
         return Flow(out, ts, dt, frames.source)
 
