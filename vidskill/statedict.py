@@ -127,10 +127,11 @@ def write_state_dict(file, arrays: dict[str, Any]) -> None:
         if a.dtype not in _STORAGE_OF:
             raise ValueError(f"{name}: {a.dtype} arrays have no torch storage type")
         plain[str(name)] = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    entries = [("data.pkl", _pickle(plain)), (".format_version", b"1"), ("byteorder", b"little"),
+               *((f"data/{i}", a.tobytes()) for i, a in enumerate(plain.values())),
+               ("version", b"3\n")]
     with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(f"{PREFIX}/data.pkl", _pickle(plain))
-        z.writestr(f"{PREFIX}/.format_version", "1")
-        z.writestr(f"{PREFIX}/byteorder", "little")
-        for i, a in enumerate(plain.values()):
-            z.writestr(f"{PREFIX}/data/{i}", a.tobytes())
-        z.writestr(f"{PREFIX}/version", "3\n")
+        for name, data in entries:   # a fixed date: the same weights give the same bytes
+            info = zipfile.ZipInfo(f"{PREFIX}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o600 << 16
+            z.writestr(info, data)
