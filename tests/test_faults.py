@@ -188,7 +188,7 @@ def test_bad_options_on_a_finished_store_change_nothing(tmp_path, clips):
     before = _snapshot(store)
     cases = [
         (["--detector-setting", "typo_option=1"], "typo_option"),
-        (["--detector-setting", "min_len=-5"], "min_len >= 0"),
+        (["--detector-setting", "min_len=-5"], "need 0 <= min_len < max_len"),
         (["--detector", "sbd", "--detector-setting", "calibration=sometimes"],
          "calibration must be"),
         (["--encoder-setting", "window=-1"], "window"),

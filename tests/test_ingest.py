@@ -200,7 +200,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, clips):
 def test_long_video_is_cut_by_the_detector_and_features_kept(tmp_path, corpus):
     long_video = corpus.select(kind="long")[0]
     run = cli("ingest", str(long_video.path), "--store", str(tmp_path / "s"), *FAST,
-              "--detector", "uniform", "--detector-setting", "length=5", "--domain", "human")
+              "--detector", "uniform", "--detector-setting", "length=5", "--domain", "human",
+              "--segment-with", "flow-motion")
     assert run.returncode == 0, run.stderr
     with ClipStore(tmp_path / "s") as store:
         (video,) = store.videos(status="done")
@@ -217,7 +218,8 @@ def test_long_video_is_cut_by_the_detector_and_features_kept(tmp_path, corpus):
             "flow-profile").settings
     # the same video with another detector setting is re-cut, not doubled
     again = cli("ingest", str(long_video.path), "--store", str(tmp_path / "s"), *FAST,
-                "--detector", "uniform", "--detector-setting", "length=10")
+                "--detector", "uniform", "--detector-setting", "length=10",
+                "--segment-with", "flow-motion")
     assert again.returncode == 0 and "ingested 1 video(s)" in again.stdout
     with ClipStore(tmp_path / "s") as store:
         assert len(store.videos()) == 1 and len(store.segments()) < len(segments)
@@ -225,14 +227,50 @@ def test_long_video_is_cut_by_the_detector_and_features_kept(tmp_path, corpus):
 
 
 def test_which_encoder_cuts_long_videos():
-    assert IngestSettings().encoders == ("flow-profile", "flow-motion")
-    assert IngestSettings().segmenting_encoder == "flow-motion"   # the first with windows
-    assert IngestSettings(encoders=("flow-profile",)).segmenting_encoder == "flow-profile"
-    assert IngestSettings(encoders=("flow-profile", "flow-hof", "flow-motion"),
-                          segment_with="flow-motion").segmenting_encoder == "flow-motion"
-    with pytest.raises(ValueError, match="segment_with 'flow-hof' is not one of the encoders"):
-        IngestSettings(segment_with="flow-hof")
+    default = IngestSettings()
+    assert default.encoders == ("flow-profile", "flow-motion")
+    # `vidskill segment`'s defaults: motion-kin at the native rate, run only to cut, and SBD
+    assert (default.segmenting_encoder, default.cut_only, default.cutting_rate,
+            default.detector) == ("motion-kin", True, None, "sbd")
+    assert IngestSettings(segment_with="").segmenting_encoder == "flow-motion"  # first with windows
+    assert IngestSettings(encoders=("flow-profile",), segment_with="").segmenting_encoder \
+        == "flow-profile"
+    stored = IngestSettings(encoders=("flow-profile", "flow-hof"), segment_with="flow-hof")
+    assert not stored.cut_only and stored.cutting_rate == stored.fps
+    cut = IngestSettings(encoders=("flow-profile",), segment_with="flow-hof")
+    assert cut.cut_only and cut.cutting_rate == 10.0   # segment's rate for flow-hof
+    with pytest.raises(ConfigError, match="segment_with 'nope' is not an encoder; choose one of"):
+        IngestSettings(segment_with="nope")
     with pytest.raises(ValueError, match="flow-profile describe whole clips"):
         IngestSettings(pooling="mean+max")
     assert IngestSettings(encoders=("flow-motion",), pooling="mean+max").pooling == "mean+max"
 
+
+
+def test_default_ingest_cuts_as_segment_previews(tmp_path, corpus):
+    """One set of defaults: a store gets the boundaries `vidskill segment` prints (shots,
+    then SBD fitted on the corpus, on motion-kin at the native rate), from one decode per
+    video; motion-kin only cuts (not stored), the predictor fitted on the corpus is kept in
+    the store, and the detector's signal is kept for reports."""
+    from vidskill.export import store_segment_lists
+    from vidskill.segment import segment_videos
+
+    path = corpus.select(kind="long")[0].path
+    preview = segment_videos([path])[0]
+    report = ingest([path], tmp_path / "s", IngestSettings(), kind="long")
+    assert report.ok and report.clips == len(preview.segments) > 3
+    with ClipStore(tmp_path / "s") as store:
+        (video,) = store.videos(status="done")
+        stored = store.segments(video_id=video.id)
+        np.testing.assert_allclose([s.start for s in stored[1:]],
+                                   [s.start for s in preview.segments[1:]], atol=1e-9)
+        np.testing.assert_allclose([s.score for s in stored[1:]],
+                                   [s.score for s in preview.segments[1:]], atol=1e-6)
+        assert store.encoders() == ["flow-profile", "flow-motion"]
+        assert (store.cut_by_encoder(), store.cut_with()) == ("motion-kin", "sbd")
+        assert (tmp_path / "s" / "sbd-motion-kin.pt").is_file()
+        times, values = store.signal(video.id)
+        np.testing.assert_allclose(times, preview.signal_times)
+        np.testing.assert_allclose(values, preview.signal, rtol=1e-5, atol=1e-6)
+        (listed,) = store_segment_lists(store)
+        assert listed.detector == "sbd" and len(listed.signal) == len(values)

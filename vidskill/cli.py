@@ -289,12 +289,17 @@ def _add_ingest(sub) -> None:
                    help="encoder name, repeatable; the first is searched by default (default "
                    f"{', '.join(default.encoders)}, view-robust)")
     p.add_argument("--segment-with", metavar="ENCODER",
-                   help="the encoder whose features cut long videos (default: the first "
-                   "with window features, e.g. flow-motion)")
+                   help="the encoder whose features cut long videos: one of --encoder (its "
+                   "stored features), another (run only to cut, with `vidskill segment`'s "
+                   "settings and rate for it, on the same decode), or '' for the first "
+                   f"stored one with window features (default {default.segment_with}, at "
+                   "the native rate, as `vidskill segment`)")
     p.add_argument("--encoder-setting", action="append", metavar="KEY=VALUE",
                    help="encoder option, e.g. window=1.0 (repeatable; default: the encoder's own)")
     p.add_argument("--detector", choices=DETECTORS.names(),
-                   help=f"boundary detector for long videos (default {default.detector})")
+                   help=f"boundary detector for long videos (default {default.detector}, "
+                   "fitted on the long videos of the first ingest into a store and kept "
+                   "there, as `vidskill segment` fits on the videos it is given)")
     p.add_argument("--detector-setting", action="append", metavar="KEY=VALUE",
                    help="detector option, e.g. min_len=2 or predictor=models/p.pt (repeatable; "
                         "default: the detector's own)")
@@ -1111,8 +1116,6 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _add_report(sub) -> None:
-    from vidskill.ingest import DEFAULT_DETECTOR
-
     p = sub.add_parser("report", help="an HTML report of a store or segment lists",
                        description="Write a static HTML page (open OUT/index.html in a "
                        "browser; no server): a timeline per segmented video with the "
@@ -1126,10 +1129,11 @@ def _add_report(sub) -> None:
                         "none)")
     p.add_argument("--neighbours", type=int, default=5, metavar="K",
                    help="nearest clips listed per clip, from the store (default 5)")
-    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS.names(),
-                   help="with --store: the detector whose signal the timelines draw, "
-                        f"recomputed from the stored features (default {DEFAULT_DETECTOR}, "
-                        "the ingest default)")
+    p.add_argument("--detector", choices=DETECTORS.names(),
+                   help="with --store: draw this detector's signal on the timelines, "
+                        "recomputed from the stored features of the encoder that cut the "
+                        "videos (default: the signal ingest kept from the detector that cut "
+                        "them)")
     p.add_argument("--no-clips", action="store_true",
                    help="thumbnails only, no playable clips (default: clips)")
     p.add_argument("--thumbnails", type=int, default=3, metavar="N",

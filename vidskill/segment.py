@@ -144,9 +144,14 @@ def shot_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_EN
 def fit_detector(detector: BoundaryDetector, videos: Sequence[ShotFeatures]) -> bool:
     """Fit `detector` on the shots of `videos` when it needs fitting (self-supervised);
     False when they hold too little to fit on (each shot then stays one segment)."""
+    return fit_on_shots(detector, [p for v in videos for p in v.parts])
+
+
+def fit_on_shots(detector: BoundaryDetector, parts: Sequence[Features]) -> bool:
+    """`fit_detector` on the features of shots."""
     if not detector.needs_fit:
         return True
-    corpus = [p for v in videos for p in v.parts if len(p) >= detector.min_windows]
+    corpus = [p for p in parts if len(p) >= detector.min_windows]
     if not corpus:
         return False
     try:

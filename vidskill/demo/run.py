@@ -107,7 +107,7 @@ def run_demo(settings: DemoSettings) -> DemoResult:
         truth = {str(v.path): list(v.boundaries) for v in long_videos}
         notes = {k: f"{notes[k]}; {skill_notes[k]}" for k in notes}
         report = store_report(store, out / "report", title="vidskill demo",
-                              neighbours=NEIGHBOURS, signal_detector=DEFAULT_DETECTOR,
+                              neighbours=NEIGHBOURS,
                               truth=truth, notes=notes, progress=True)
     summary.append(("seconds", f"{time.perf_counter() - t0:.0f}"))
     report.intro = (

@@ -105,9 +105,10 @@ def export_segments(
 
 def store_segment_lists(store, *, signal_detector: str | None = None,
                         video_ids: Sequence[int] | None = None) -> list[SegmentList]:
-    """The segment lists of a clip store's ingested videos, in id order. With
-    `signal_detector` (a detector name) each list carries that detector's signal,
-    recomputed from the stored features of the encoder that cut the long videos."""
+    """The segment lists of a clip store's ingested videos, in id order, each long video's
+    with the signal of the detector that cut it (kept by ingest). With `signal_detector` (a
+    detector name) that detector's signal is recomputed from the stored features of the
+    encoder that cut the long videos instead, for stores that kept none."""
     from vidskill.boundaries import get_detector
     from vidskill.video import VideoError, open_video
 
@@ -125,12 +126,16 @@ def store_segment_lists(store, *, signal_detector: str | None = None,
         except VideoError:
             fps, start = 0.0, 0.0  # moved or deleted since ingest: lists still, no clips
         times = values = np.zeros(0)
-        if detector is not None and video.kind == "long":
+        kept = store.signal(video.id) if video.kind == "long" else None
+        name = signal_detector or ""
+        if kept is not None and (detector is None or store.cut_with() == detector.name):
+            (times, values), name = kept, store.cut_with()
+        elif detector is not None and video.kind == "long":
             b = detector.detect(store.features(video.id, encoder))
             times, values = np.asarray(b.signal_times, float), np.asarray(b.signal, float)
         out.append(SegmentList(segments, video.duration or (segments[-1].end if segments
                                                             else 0.0), fps, start,
-                               video.path, signal_detector or "", {"encoder": encoder},
+                               video.path, name, {"encoder": encoder},
                                times, values))
     return out
 

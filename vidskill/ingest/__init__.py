@@ -248,7 +248,9 @@ def _commit(result: VideoResult, digest: str, store: ClipStore, settings: Ingest
                     list(result.segments), duration=result.duration, kind=source.kind,
                     label=source.label, domain=source.domain, metadata=source.metadata,
                     cut_by=None if source.whole or not settings.segment
-                    else settings.segmenting_encoder)
+                    else settings.segmenting_encoder,
+                    cut_with=None if source.whole or not settings.segment else settings.detector,
+                    signal=result.signal)
     report.done.append(str(source.path))
     report.clips += len(result.segments)
 

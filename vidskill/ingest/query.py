@@ -20,7 +20,8 @@ def query_features(
     end: float | None = None,
 ) -> dict[str, Features]:
     """Features of a query clip (or of [start, end) of a video) under the store's settings."""
-    features, duration, _ = encode(Path(path), IngestSettings.resolve(store.settings()))
+    features, duration, *_ = encode(Path(path), IngestSettings.resolve(store.settings()),
+                                   cut=False)
     if start is None and end is None:
         return features
     lo = -float("inf") if start is None else float(start)

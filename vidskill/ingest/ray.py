@@ -84,7 +84,7 @@ def _tune_for_gpu(settings: IngestSettings) -> None:
         return
     free, _ = torch.cuda.mem_get_info()
     sizes = fit_batches(settings, free)
-    for enc in _encoders(settings):
+    for enc in _encoders(settings, settings.encoder_names):
         enc.tune_batches(sizes["raft"], sizes["frames"], settings.fps)
     log.info("GPU batch sizes for %.1f GiB free: %s", free / 2**30, sizes)
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from vidskill.boundaries import get_detector
 from vidskill.boundaries.base import Segment
 from vidskill.encoders import (
@@ -28,18 +30,29 @@ from vidskill.encoders import (
 )
 from vidskill.errors import ConfigError
 from vidskill.ingest.manifest import Source
-from vidskill.segment import SEGMENT_SHOTS, shot_segments, split_shots
+from vidskill.segment import (
+    SEGMENT_DETECTOR,
+    SEGMENT_ENCODER,
+    SEGMENT_SHOTS,
+    default_fps,
+    fit_on_shots,
+    segment_encoder,
+    shot_segments,
+    split_shots,
+)
 from vidskill.shots import Shots, get_shot_detector
 from vidskill.store import POOLINGS
 from vidskill.video.prefetch import PrefetchReader
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DETECTOR = "novelty"
+# Long videos are cut as `vidskill segment` cuts them (one set of defaults, segment.py):
+# shots, then SBD fitted on the corpus being ingested, on motion-kin at the native rate.
+DEFAULT_DETECTOR = SEGMENT_DETECTOR
+DEFAULT_SEGMENT_WITH = SEGMENT_ENCODER[0]
 # A store is searched across cameras (human video vs robot recordings), so its default
 # search encoder (the first) is flow-profile, which matched the task across two cameras of
-# real footage (MetaWorld renders, README); flow-motion's window descriptors cut the long
-# videos (on flow-profile's 0.1 s rows the novelty detector found fewer true boundaries).
+# real footage (MetaWorld renders, README).
 DEFAULT_INGEST_ENCODERS = ("flow-profile", "flow-motion")
 
 
@@ -50,8 +63,11 @@ class IngestSettings:
     encoders/encoder_settings, fps, size and pooling fix the embedding space and are
     recorded in the store (a store holds one; its first encoder is the one searched by
     default); the detector applies to 'long' videos only and reads the features of
-    `segment_with` ("" = the first encoder whose rows describe windows, i.e. not one with
-    its own clip comparison, else the first encoder).
+    `segment_with`: one of the encoders (its stored features), another encoder (computed
+    only to cut, with `vidskill segment`'s settings and rate for it, from the same decode;
+    not stored), or "" (the first encoder whose rows describe windows, i.e. not one with
+    its own clip comparison, else the first encoder). The defaults cut as `vidskill
+    segment` does, so `segment` previews the clips a store gets.
     """
 
     encoders: tuple[str, ...] = DEFAULT_INGEST_ENCODERS
@@ -64,7 +80,7 @@ class IngestSettings:
     segment: bool = True
     shots: str = SEGMENT_SHOTS
     chunk_seconds: float = CHUNK_SECONDS
-    segment_with: str = ""
+    segment_with: str = DEFAULT_SEGMENT_WITH
 
     def __post_init__(self) -> None:
         if not self.encoders:
@@ -79,12 +95,12 @@ class IngestSettings:
         if own and self.pooling != POOLINGS[0]:
             raise ValueError(f"pooling {self.pooling!r} pools windows, but {', '.join(own)} "
                              f"describe whole clips; use pooling {POOLINGS[0]!r}")
-        unknown = set(self.encoder_settings) - set(self.encoders)
+        unknown = set(self.encoder_settings) - {*self.encoders, self.segmenting_encoder}
         if unknown:
             raise ValueError(f"encoder_settings names encoders not in use: {sorted(unknown)}")
-        if self.segment_with and self.segment_with not in self.encoders:
-            raise ValueError(f"segment_with {self.segment_with!r} is not one of the encoders "
-                             f"({', '.join(self.encoders)}); add it to the encoders")
+        if self.segmenting_encoder not in ENCODERS.names():
+            raise ConfigError(f"segment_with {self.segment_with!r} is not an encoder; choose "
+                              f"one of {', '.join(ENCODERS.names())}")
 
     @property
     def segmenting_encoder(self) -> str:
@@ -93,6 +109,30 @@ class IngestSettings:
             return self.segment_with
         windows = [e for e in self.encoders if not clip_model(e).own_comparison]
         return (windows or list(self.encoders))[0]
+
+    @property
+    def cut_only(self) -> bool:
+        """True when the segmenting encoder runs only to cut (it is not stored)."""
+        return self.segmenting_encoder not in self.encoders
+
+    @property
+    def cutting_rate(self) -> float | None:
+        """The rate the segmenting encoder reads frames at (None: every native frame)."""
+        return default_fps(self.segmenting_encoder) if self.cut_only else self.fps
+
+    @property
+    def encoder_names(self) -> list[str]:
+        """Every encoder a long video is encoded with: the stored ones, then the one that
+        only cuts (if any)."""
+        return list(dict.fromkeys([*self.encoders, self.segmenting_encoder]))
+
+    @property
+    def decode_rate(self) -> float | None:
+        """The rate videos are decoded at: the highest any encoder reads (None: native)."""
+        if not self.segment:
+            return self.fps
+        rate = self.cutting_rate
+        return None if rate is None else max(rate, self.fps)
 
     def store_settings(self) -> dict:
         """The settings that fix the embedding space, as recorded in the store."""
@@ -117,11 +157,11 @@ class IngestSettings:
         constructor (the CPU encoders are built, so bad values fail too; GPU models are not
         loaded here), and the detector built and asked whether it can cut the features of
         `segmenting_encoder` (SBD needs a predictor for them)."""
-        for name in self.encoders:
+        for name in {*self.encoders, self.segmenting_encoder}:
             ENCODERS.check(name, self.encoder_settings.get(name, {}))
         try:
             if not any(encoder_class(name).gpu_model for name in self.encoders):
-                _encoders(self)
+                _encoders(self, self.encoder_names)
             detector = _detector(self)
         except ConfigError:
             raise
@@ -134,10 +174,16 @@ class IngestSettings:
         """How this source is cut into clips."""
         if source.whole or not self.segment:
             return {"segment": "whole"}
-        how = {"detector": self.detector, "detector_settings": self.detector_settings,
-               "shots": self.shots}
+        options = dict(self.detector_settings)
+        if isinstance(options.get("predictor"), str) and Path(options["predictor"]).is_file():
+            # by content: the same predictor cuts the same wherever its store is
+            options["predictor"] = _file_digest(options["predictor"])
+        how = {"detector": self.detector, "detector_settings": options, "shots": self.shots}
         if self.segmenting_encoder != self.encoders[0]:  # (stores cut by the first keep their digest)
             how["features"] = self.segmenting_encoder
+        if self.cut_only:
+            how["cut_settings"] = [self.encoder_settings.get(self.segmenting_encoder, {}),
+                                   self.cutting_rate]
         return how
 
     def digest(self, source: Source) -> str:
@@ -147,9 +193,21 @@ class IngestSettings:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _file_digest(path: str) -> str:
+    """A file's sha256, read once per version of the file (path, size, mtime)."""
+    st = os.stat(path)
+    return _digest_of(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 @dataclass(frozen=True)
 class VideoResult:
-    """What `process_video` made of one source: features, clips, or the reason it failed."""
+    """What `process_video` made of one source: features, clips, or the reason it failed.
+    signal: the detector's per-window signal (times, values) over the video's shots."""
 
     source: Source
     features: dict[str, Features] = field(default_factory=dict)
@@ -158,11 +216,16 @@ class VideoResult:
     duration: float | None = None
     error: str | None = None
     seconds: float = 0.0
+    frame: float = 0.1
+    signal: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def _encoders(settings: IngestSettings) -> list:
-    """The settings' encoders, built once per process."""
-    return _encoders_for(json.dumps([settings.encoders, settings.encoder_settings], default=str))
+def _encoders(settings: IngestSettings, names: list[str]) -> list:
+    """Encoders by name with the settings' options (the one that only cuts with
+    `vidskill segment`'s defaults for it), built once per process."""
+    return _encoders_for(json.dumps([names, settings.encoder_settings,
+                                     settings.segmenting_encoder if settings.cut_only else ""],
+                                    default=str))
 
 
 def _detector(settings: IngestSettings):
@@ -170,10 +233,22 @@ def _detector(settings: IngestSettings):
     return _detector_for(json.dumps([settings.detector, settings.detector_settings], default=str))
 
 
+def _fitted_detector(settings: IngestSettings, parts: tuple[Features, ...]):
+    """The settings' detector; one that still needs fitting (`process_video` called
+    without `ingest`'s fit on the corpus) is fitted on this video's shots alone, as
+    `vidskill segment` fits on a single video; None when they are too short to fit on."""
+    detector = _detector(settings)
+    if not detector.needs_fit:
+        return detector
+    own = get_detector(settings.detector, **settings.detector_settings)
+    return own if fit_on_shots(own, parts) else None
+
+
 @lru_cache(maxsize=4)
 def _encoders_for(key: str) -> list:
-    names, options = json.loads(key)
-    return [get_encoder(e, **options.get(e, {})) for e in names]
+    names, options, cut_only = json.loads(key)
+    return [segment_encoder(e, **options.get(e, {})) if e == cut_only
+            else get_encoder(e, **options.get(e, {})) for e in names]
 
 
 @lru_cache(maxsize=4)
@@ -182,18 +257,29 @@ def _detector_for(key: str):
     return get_detector(name, **options)
 
 
-def encode(path: str | os.PathLike, settings: IngestSettings
-           ) -> tuple[dict[str, Features], float, Shots]:
-    """Per-window features of a whole video for each of the settings' encoders, its length
-    (s), and its shots (found on the same decoded frames)."""
-    encoders = _encoders(settings)
-    shots = get_shot_detector(settings.shots)
-    with PrefetchReader(path, fps=settings.fps, size=settings.size) as reader:
-        feats = encode_video_multi(reader, encoders, chunk_seconds=settings.chunk_seconds,
-                                   on_frames=shots.push)
+def encode(path: str | os.PathLike, settings: IngestSettings, *, store: bool = True,
+           cut: bool = True) -> tuple[dict[str, Features], float, Shots, float]:
+    """One decode of a whole video, at the highest rate an encoder reads: per-window
+    features of the settings' encoders (`store`) and of the segmenting encoder (`cut`), by
+    name; its length (s); its shots, found on the same frames (with `cut`); and the time
+    between the segmenting encoder's frames (s)."""
+    names = list(settings.encoders) if store else []
+    if cut and settings.segmenting_encoder not in names:
+        names.append(settings.segmenting_encoder)
+    rates = [settings.cutting_rate if n == settings.segmenting_encoder else settings.fps
+             for n in names]
+    shots = get_shot_detector(settings.shots) if cut else None
+    with PrefetchReader(path, fps=None if None in rates else max(rates),
+                        size=settings.size) as reader:   # decode_rate, or less without `cut`
+        feats = encode_video_multi(reader, _encoders(settings, names),
+                                   chunk_seconds=settings.chunk_seconds,
+                                   on_frames=shots.push if shots else None, rates=rates)
         duration = float(reader.info.duration)
-    return {e: f for e, f in zip(settings.encoders, feats, strict=True)}, duration, \
-        shots.finish()
+        native = float(reader.info.native_fps or 30.0)
+    rate = settings.cutting_rate
+    frame = 1.0 / (rate if rate is not None and rate < native else native)
+    return (dict(zip(names, feats, strict=True)), duration,
+            shots.finish() if shots else Shots(), frame)
 
 
 # Where a store keeps the SBD predictor fitted on its corpus (one per segmenting encoder).
@@ -205,8 +291,8 @@ def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
     """`ingest --detector sbd` without a named predictor: fit it once, without labels, on
     the shots of the long videos being ingested, and keep it in the store (`folder`), so
     later additions are cut by the same predictor; the settings then name that file. A
-    store that already keeps one uses it. Videos that fail here are left for the run to
-    record."""
+    store that already keeps one uses it. This decodes each long video once more, for the
+    segmenting encoder alone. Videos that fail here are left for the run to record."""
     detector = get_detector(settings.detector, **settings.detector_settings)  # fresh, unfitted
     if not detector.needs_fit:
         return settings
@@ -217,14 +303,14 @@ def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
             if source.error is not None or settings.segmentation(source).get("segment"):
                 continue
             try:
-                features, _, shots = encode(source.path, settings)
+                features, _, shots, frame = encode(source.path, settings, store=False)
             except Exception:   # recorded with its reason when the run reaches it
                 log.debug("not fitted on %s", source.path, exc_info=True)
                 continue
             first = features[settings.segmenting_encoder]
             if len(first):
                 corpus += [p for p in split_shots(first, shots, float(first.starts[0]),
-                                                  float(first.ends[-1]), 1.0 / settings.fps)
+                                                  float(first.ends[-1]), frame)
                            if len(p) >= detector.min_windows]
         if not corpus:
             return settings   # no long video to cut: the detector is never used
@@ -241,39 +327,46 @@ def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
     """Decode and encode one video: the first, GPU-capable half of `process_video`."""
     t0 = time.perf_counter()
     try:
-        features, duration, shots = encode(source.path, settings)
+        features, duration, shots, frame = encode(source.path, settings)
         if len(features[settings.segmenting_encoder]) == 0:
             raise ValueError("no feature window fits in the video: it is too short to encode")
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", source.path, exc_info=True)
         return VideoResult(source, error=failure_reason(e), seconds=time.perf_counter() - t0)
-    return VideoResult(source, features, shots, duration=duration,
+    return VideoResult(source, features, shots, duration=duration, frame=frame,
                        seconds=time.perf_counter() - t0)
 
 
 def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult:
-    """Cut an encoded video into clips: the second, CPU half of `process_video`."""
+    """Cut an encoded video into clips: the second, CPU half of `process_video`. The
+    features of an encoder that only cuts are dropped from the result once used."""
     if result.error is not None:
         return result
     t0 = time.perf_counter()
+    signal = None
     try:
         if settings.segmentation(result.source).get("segment") == "whole":
             # the whole video: from the earliest to the latest feature time of any encoder
             # (long windows may stop short of the end that 0.1 s rows reach)
-            present = [f for f in result.features.values() if len(f)]
+            present = [f for e, f in result.features.items() if len(f) and e in settings.encoders]
             segments: tuple[Segment, ...] = (Segment(min(float(f.starts[0]) for f in present),
                                                      max(float(f.ends[-1]) for f in present)),)
         else:
             features = result.features[settings.segmenting_encoder]
             start, end = float(features.starts[0]), float(features.ends[-1])
-            parts = split_shots(features, result.shots, start, end, 1.0 / settings.fps)
-            found, _ = shot_segments(parts, result.shots, start, end, _detector(settings))
+            parts = split_shots(features, result.shots, start, end, result.frame)
+            found, trace = shot_segments(parts, result.shots, start, end,
+                                         _fitted_detector(settings, parts))
             segments = tuple(found)
+            signal = (np.asarray(trace.signal_times, np.float64),
+                      np.asarray(trace.signal, np.float64))
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", result.source.path, exc_info=True)
         return VideoResult(result.source, error=failure_reason(e),
                            seconds=result.seconds + time.perf_counter() - t0)
-    return replace(result, segments=segments, seconds=result.seconds + time.perf_counter() - t0)
+    stored = {e: f for e, f in result.features.items() if e in settings.encoders}
+    return replace(result, features=stored, segments=segments, signal=signal,
+                   seconds=result.seconds + time.perf_counter() - t0)
 
 
 def process_video(source: Source, settings: IngestSettings) -> VideoResult:

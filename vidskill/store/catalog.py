@@ -40,6 +40,8 @@ from vidskill.store.errors import (
 from vidskill.store.index import clip_embedding, default_factory
 
 SCHEMA_VERSION = 1
+# A long video's detector signal, beside its features (times and values, two rows).
+SIGNAL_FILE = "signal.npy"
 STATUSES = ("pending", "done", "failed")
 CATALOG = "catalog.sqlite"
 LOCK = "ingest.lock"
@@ -422,12 +424,16 @@ class Catalog:
         metadata: dict | None = None,
         duration: float | None = None,
         cut_by: str | None = None,
+        cut_with: str | None = None,
+        signal: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> int:
         """Store one video's features and clips; returns its id. All or nothing on a crash.
 
         A video already in the catalog (same content) is replaced: its old clips go in the
         same transaction that adds the new ones, as do failures recorded for the same path.
-        cut_by: the encoder whose features a detector cut the video with (`cut_by_encoder`).
+        cut_by: the encoder whose features a detector cut the video with (`cut_by_encoder`);
+        cut_with: that detector's name; signal: its per-window signal (times, values), kept
+        for reports (`signal`), as the encoder that cut may be one the store does not keep.
         """
         self._require_lock()
         if not features:
@@ -446,6 +452,12 @@ class Catalog:
             save_array(folder / f"{encoder}.npy", np.ascontiguousarray(feats.data, np.float32))
             save_array(folder / f"{encoder}.times.npy", np.stack([feats.starts, feats.ends], 1)
                        .astype(np.float64))
+        kept = self.path / "features" / str(video_id) / SIGNAL_FILE
+        if signal is not None:
+            save_array(kept, np.stack([np.asarray(signal[0], np.float64),
+                                       np.asarray(signal[1], np.float64)]))
+        else:
+            kept.unlink(missing_ok=True)   # a re-cut without a signal: the old one is outdated
         with self._transaction():
             self._delete_segments(video_id)
             # earlier failures at this path (unreadable then, or other content) are outdated
@@ -455,9 +467,10 @@ class Catalog:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
                 [(f"feature_settings/{enc}", json.dumps(f.settings, sort_keys=True, default=str))
                  for enc, f in features.items()])
-            if cut_by is not None:
-                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cut_by', ?)",
-                                 (cut_by,))
+            for key, value in (("cut_by", cut_by), ("cut_with", cut_with)):
+                if value is not None:
+                    self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                     (key, value))
             self._db.execute(
                 "UPDATE videos SET path = ?, settings_hash = ?, status = 'done', error = NULL,"
                 " kind = ?, label = ?, domain = ?, metadata = ?, duration = ?, updated = ?"
@@ -636,6 +649,25 @@ class Catalog:
         return Features(data, times[:, 0], times[:, 1], encoder,
                         json.loads(settings["value"]) if settings else {},
                         source=row["path"] if row else "")
+
+    def signal(self, video_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The detector's signal (times, values) kept when the video was cut; None when the
+        video was not cut by a detector or was stored by a vidskill that did not keep it."""
+        path = self.path / "features" / str(video_id) / SIGNAL_FILE
+        try:
+            times, values = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, EOFError, ValueError) as e:
+            raise StoreError(f"{path}: the stored signal is damaged ({str(e).splitlines()[0]}); "
+                             f"re-ingest the video ({video_id}) after `vidskill store remove "
+                             f"--store {self.path} --video {video_id}`") from None
+        return times, values
+
+    def cut_with(self) -> str:
+        """The detector that cut the store's long videos ("" for stores that did not record it)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'cut_with'").fetchone()
+        return str(row["value"]) if row else ""
 
     # -- segments ----------------------------------------------------------------------
 
