@@ -24,6 +24,8 @@ twelve videos' shots, without labels, as `vidskill segment long/*.mp4` does. Pri
         --demo-seeds 30 31 32
     PYTHONPATH=. .venv/bin/python bench/real_segments.py --train-seeds 0 1 2 3 4 \
         --encoders motion-kin motion-kin:preset=medium
+    PYTHONPATH=. .venv/bin/python bench/real_segments.py --train-seeds 0 1 2 3 4 \
+        --sbd-setting k=4.5
 """
 
 from __future__ import annotations
@@ -192,7 +194,11 @@ def main() -> None:
     ap.add_argument("--train-seeds", type=int, nargs="+", default=[0],
                     help="SBD's training seeds: a row each and their mean (default 0)")
     ap.add_argument("--demo-root", type=Path, default=Path("/tmp/vidskill-real-segments"))
+    ap.add_argument("--sbd-setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="an SBD setting for its rows, e.g. k=4.5 or calibration=corpus "
+                         "(repeatable; default: SBD's own)")
     args = ap.parse_args()
+    sbd = {k: _value(v) for k, _, v in (o.partition("=") for o in args.sbd_setting)}
     truths = metaworld(args.metaworld)
     minutes = sum(t.duration for t in truths) / 60
     cols = ("join_F1@1s", "phase_F1@0.5s", "phase_F1_00-05", "phase_F1_06-11",
@@ -209,7 +215,7 @@ def main() -> None:
         (golden,), _, _ = decode([args.goldeneye], encoder, args.shots)   # once per encoder
         seeds = args.train_seeds
         runs = [(f"sbd seed {k}" if len(seeds) > 1 else "sbd", "sbd",
-                 {"train": TrainSettings(seed=k)}) for k in seeds]
+                 {"train": TrainSettings(seed=k), **sbd}) for k in seeds]
         runs += [(n, n, {}) for n in DETECTORS.names() if n != "sbd"]
         runs += [(n, n, settings) for n, settings in labelled.items()]
         seeded: list[tuple[dict, int]] = []

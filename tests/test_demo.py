@@ -30,7 +30,7 @@ def test_small_demo_runs_end_to_end(tmp_path):
     assert number["chance top-1"] == 0.1
     assert number["recall@5 of human clips for robot templates"] >= 0.6
     assert number["boundary F1@0.5s, skill-tcn + sbd (2 long videos)"] >= 0.8
-    assert number["boundary F1@0.5s, label-free novelty on flow-motion (the store's clips)"] \
+    assert number["boundary F1@0.5s, label-free sbd on motion-kin (the store's clips)"] \
         >= 0.25
     assert re.search(r"^video: flow-motion\s+\d\.\d{3}", run.stdout, re.M)
     assert re.search(r"^video: flow-profile\s+\d\.\d{3}", run.stdout, re.M)

@@ -274,3 +274,6 @@ def test_default_ingest_cuts_as_segment_previews(tmp_path, corpus):
         np.testing.assert_allclose(values, preview.signal, rtol=1e-5, atol=1e-6)
         (listed,) = store_segment_lists(store)
         assert listed.detector == "sbd" and len(listed.signal) == len(values)
+        with pytest.raises(ConfigError, match="keeps no 'motion-kin' features to recompute a "
+                                              "'novelty' signal"):
+            store_segment_lists(store, signal_detector="novelty")

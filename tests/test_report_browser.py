@@ -93,8 +93,7 @@ def test_store_report_in_chromium(browser, select_corpus, tmp_path):
     sources.append(Source(long.path, "long", None, "human"))
     ingest(sources, tmp_path / "store")
     with ClipStore(tmp_path / "store") as store:
-        report = store_report(store, tmp_path / "report", neighbours=3,
-                              signal_detector="novelty")
+        report = store_report(store, tmp_path / "report", neighbours=3)   # ingest's kept signal
     page, errors = open_page(browser, write_report(report, tmp_path / "report"))
     n_images, n_videos = check_media(page)
     assert n_videos == len(report.clips) and n_images >= 3 * len(report.clips)

@@ -121,7 +121,7 @@ def test_ingest_fits_sbd_on_the_corpus_once_and_keeps_it_in_the_store(tmp_path):
     store = tmp_path / "store"
     common = ["--store", str(store), "--detector", "sbd", "--no-progress"]
     assert main(["ingest", str(videos[0].path), *common]) == 0
-    kept = store / "sbd-flow-motion.pt"
+    kept = store / "sbd-motion-kin.pt"   # the default cut: SBD on motion-kin
     first = kept.read_bytes()
     card = json.loads(kept.with_suffix(".json").read_text())
     assert card["data"]["videos"] == ["v4.mp4"]

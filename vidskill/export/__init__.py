@@ -24,6 +24,7 @@ from vidskill._files import write_text
 from vidskill._progress import progress_bar
 from vidskill.boundaries.base import Segment
 from vidskill.boundaries.io import SegmentList, to_csv, to_json
+from vidskill.errors import ConfigError
 from vidskill.export.clips import ClipExportError, ClipFile, write_clip
 from vidskill.export.scenes import to_edl, to_otio, to_stats_csv
 from vidskill.export.thumbs import write_thumbnails
@@ -114,6 +115,12 @@ def store_segment_lists(store, *, signal_detector: str | None = None,
 
     detector = get_detector(signal_detector) if signal_detector else None
     encoder = store.cut_by_encoder()
+    if detector is not None and detector.name != store.cut_with() \
+            and encoder not in store.encoders():
+        raise ConfigError(
+            f"{store.path} keeps no {encoder!r} features to recompute a {detector.name!r} signal "
+            f"from ({encoder} only cut its videos); leave the detector out to draw the signal "
+            f"of {store.cut_with() or 'the detector that cut them'}, kept by ingest")
     out = []
     for video in store.videos(status="done"):
         if video_ids is not None and video.id not in video_ids:
