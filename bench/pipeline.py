@@ -98,10 +98,11 @@ def fit_pass(path: Path, settings: IngestSettings) -> tuple[IngestSettings, floa
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         fitted = fit_on_corpus([Source(path)], settings, Path(folder))
-        if fitted is not settings:   # keep the predictor beyond the folder
+        if fitted is not settings:   # keep the predictor (weights and card) beyond the folder
             kept = Path(fitted.detector_settings["predictor"])
             copy = Path(tempfile.mkdtemp()) / kept.name
-            copy.write_bytes(kept.read_bytes())
+            for suffix in (".pt", ".json"):
+                copy.with_suffix(suffix).write_bytes(kept.with_suffix(suffix).read_bytes())
             fitted = replace(fitted, detector_settings={**fitted.detector_settings,
                                                         "predictor": str(copy)})
     return fitted, time.perf_counter() - start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -277,3 +278,35 @@ def test_default_ingest_cuts_as_segment_previews(tmp_path, corpus):
         with pytest.raises(ConfigError, match="keeps no 'motion-kin' features to recompute a "
                                               "'novelty' signal"):
             store_segment_lists(store, signal_detector="novelty")
+
+
+def test_fit_sample_is_the_same_for_ingest_and_segment(tmp_path, monkeypatch):
+    """SBD is fitted on at most FIT_SECONDS of video, the first seconds of videos spread
+    over the corpus, and `ingest` (which decodes only that much to fit) and `segment`
+    (which has every video decoded) take the same sample, so they cut alike."""
+    from vidskill.demo.corpus import write_long_video
+
+    seg = importlib.import_module("vidskill.segment")   # the module (the package exports
+    # a function of the same name)
+
+    assert seg.fit_order(12) == [0, 8, 4, 2, 6, 10, 1, 3, 5, 7, 9, 11]   # spread first
+    monkeypatch.setattr(seg, "FIT_SECONDS", 24.0)
+    monkeypatch.setattr(seg, "FIT_VIDEO_SECONDS", 12.0)   # two of three videos, 12 s each
+    budget = seg.FitBudget(3)
+    assert budget.share() == 12.0   # 24 / 3 = 8 is less than a video's least share
+    budget.spend(5.0)   # a short video leaves its unused share to the rest
+    assert budget.left == 19.0 and budget.share() == 12.0 and not budget.spent
+    budget.spend(60.0)
+    budget.spend(60.0)
+    assert budget.spent
+    paths = [write_long_video(tmp_path / "in" / f"v{s}.mp4", minutes=0.5, seed=s).path
+             for s in (1, 2, 3)]
+    preview = seg.segment_videos(paths)
+    report = ingest(paths, tmp_path / "s", IngestSettings(), kind="long")
+    assert report.ok
+    card = json.loads((tmp_path / "s" / "sbd-motion-kin.json").read_text())
+    assert card["data"]["videos"] == ["v1.mp4", "v3.mp4"]
+    with ClipStore(tmp_path / "s") as store:
+        for video, listed in zip(store.videos(status="done"), preview, strict=True):
+            stored = [s.start for s in store.segments(video_id=video.id)]
+            np.testing.assert_allclose(stored[1:], [s.start for s in listed.segments[1:]])

@@ -46,6 +46,14 @@ SEGMENT_FPS: float | None = None
 ENCODER_DEFAULTS = {"flow-hof": {"window": 1.0, "stride": 0.1}}
 SEGMENT_FPS_OTHER = 10.0
 SEGMENT_SIZE = FLOW_SIZE
+# A learning detector is fitted on at most this much video: SBD's predictor draws 400
+# batches of 32 sequences of 32 windows (~410,000), so 10 minutes of motion-kin windows
+# (12,000) are each drawn ~34 times; more video adds little to the fit but costs memory
+# (~80 KB per second) and, in `ingest`, a decode. The sample is the first seconds of
+# videos taken in an order spread over the corpus (`fit_order`, `FitBudget`), each giving an
+# equal share of what is left and at least FIT_VIDEO_SECONDS (a shot or two, not a glimpse).
+FIT_SECONDS = 600.0
+FIT_VIDEO_SECONDS = 20.0
 
 
 def segment_encoder(name: str = SEGMENT_ENCODER[0], **settings) -> Encoder:
@@ -142,9 +150,60 @@ def shot_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_EN
 
 
 def fit_detector(detector: BoundaryDetector, videos: Sequence[ShotFeatures]) -> bool:
-    """Fit `detector` on the shots of `videos` when it needs fitting (self-supervised);
-    False when they hold too little to fit on (each shot then stays one segment)."""
-    return fit_on_shots(detector, [p for v in videos for p in v.parts])
+    """Fit `detector` on the shots of `videos` when it needs fitting (self-supervised), on
+    the sample `fit_order` and `FitBudget` choose (all of it up to FIT_SECONDS); False when
+    they hold too little to fit on (each shot then stays one segment)."""
+    budget, chosen = FitBudget(len(videos)), {}
+    for i in fit_order(len(videos)):
+        if budget.spent:
+            break
+        chosen[i] = fit_parts(videos[i].parts, budget.share())
+        budget.spend(videos[i].end - videos[i].start)
+    return fit_on_shots(detector, [p for i in sorted(chosen) for p in chosen[i]])
+
+
+def fit_order(n: int) -> list[int]:
+    """0..n-1 in an order spread over the list (0, then the multiples of the largest power
+    of two below n, then the odd multiples of each smaller power), so a fit sample that
+    stops early still draws on the whole corpus."""
+    return [0, *sorted(range(1, n), key=lambda i: (-(i & -i).bit_length(), i))][:n]
+
+
+class FitBudget:
+    """How many seconds from the start of each video in `fit_order` a detector is fitted on:
+    an equal share of the FIT_SECONDS left among the videos left, at least FIT_VIDEO_SECONDS
+    and at most what is left (a short video leaves the share it does not use to the rest)."""
+
+    def __init__(self, videos: int):
+        self.left, self.videos = FIT_SECONDS, videos
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 1e-9
+
+    def share(self) -> float:
+        return min(self.left, max(FIT_VIDEO_SECONDS, self.left / max(self.videos, 1)))
+
+    def spend(self, duration: float) -> None:
+        """A video of `duration` seconds has given its share (or all it had)."""
+        self.left -= min(max(duration, 0.0), self.share())
+        self.videos -= 1
+
+
+def fit_parts(parts: Sequence[Features], seconds: float) -> list[Features]:
+    """The windows of one video's shots `parts` that end within `seconds` of its first
+    window's start (views; windows are in time order)."""
+    present = [p for p in parts if len(p)]
+    if not present:
+        return []
+    end = float(present[0].starts[0]) + seconds + 1e-6
+    out = []
+    for p in present:
+        n = int(np.searchsorted(p.ends, end, side="right"))
+        if n:
+            out.append(p if n == len(p) else Features(p.data[:n], p.starts[:n], p.ends[:n],
+                                                       p.encoder, p.settings, p.source))
+    return out
 
 
 def fit_on_shots(detector: BoundaryDetector, parts: Sequence[Features]) -> bool:

@@ -57,13 +57,15 @@ def encode_video_multi(
     cache: FeatureCache | str | os.PathLike | None = None,
     on_frames: Callable[[Frames], None] | None = None,
     rates: Sequence[float | None] | None = None,
+    until: float | None = None,
 ) -> list[Features]:
     """Features of a whole video for each encoder, in order; see `encode_video`.
     on_frames: called with every decoded frame once, in order, run by run (the shot stage
     reads them there: no second decode); the cache is then bypassed, as frames are needed.
     rates: per encoder, the rate (fps) it samples the decoded frames at, as a reader
     opened at that rate would (None: every decoded frame); so one decode at the native rate
-    feeds an encoder that needs every frame and others at 10 fps."""
+    feeds an encoder that needs every frame and others at 10 fps. until: stop decoding
+    after the run holding this time (s; the windows near it may then be partial)."""
     encs = [_resolve(e) for e in encoders]
     wanted = list(rates) if rates is not None else [None] * len(encs)
     if len(wanted) != len(encs):
@@ -71,7 +73,7 @@ def encode_video_multi(
     reader = source if isinstance(source, VideoReader) else open_video(source, fps=fps, size=size)
     try:
         store = FeatureCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
-        store = None if on_frames is not None else store
+        store = None if on_frames is not None or until is not None else store
         vhash = content_hash(reader.path) if store is not None else ""
         keys = [_cache_settings(e, reader, r) for e, r in zip(encs, wanted, strict=True)]
         results: list[Features | None] = [
@@ -81,7 +83,7 @@ def encode_video_multi(
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             fresh = _encode_stream(reader, [encs[i] for i in todo], [wanted[i] for i in todo],
-                                   chunk_seconds, on_frames)
+                                   chunk_seconds, on_frames, until)
             for i, feats in zip(todo, fresh, strict=True):
                 results[i] = feats
                 if store is not None:
@@ -145,8 +147,8 @@ def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) 
 
 
 def _encode_stream(reader: VideoReader, encs: list[Encoder], rates: list[float | None],
-                   chunk_seconds: float,
-                   on_frames: Callable[[Frames], None] | None = None) -> list[Features]:
+                   chunk_seconds: float, on_frames: Callable[[Frames], None] | None = None,
+                   until: float | None = None) -> list[Features]:
     base = reader.fps or reader.info.native_fps or 1.0
     lanes: dict[float, _Lane] = {}
     slot: list[tuple[_Lane, int]] = []
@@ -162,6 +164,8 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], rates: list[float |
     # overlap its windows need itself
     run = min(lane.seconds for lane in lanes.values())
     for chunk in reader.chunks(run):
+        if until is not None and float(chunk.timestamps[0]) > until:
+            break
         if on_frames is not None:
             on_frames(chunk)
         for lane in lanes.values():

@@ -34,8 +34,11 @@ from vidskill.segment import (
     SEGMENT_DETECTOR,
     SEGMENT_ENCODER,
     SEGMENT_SHOTS,
+    FitBudget,
     default_fps,
     fit_on_shots,
+    fit_order,
+    fit_parts,
     segment_encoder,
     shot_segments,
     split_shots,
@@ -258,11 +261,13 @@ def _detector_for(key: str):
 
 
 def encode(path: str | os.PathLike, settings: IngestSettings, *, store: bool = True,
-           cut: bool = True) -> tuple[dict[str, Features], float, Shots, float]:
+           cut: bool = True, first: float | None = None
+           ) -> tuple[dict[str, Features], float, Shots, float]:
     """One decode of a whole video, at the highest rate an encoder reads: per-window
     features of the settings' encoders (`store`) and of the segmenting encoder (`cut`), by
     name; its length (s); its shots, found on the same frames (with `cut`); and the time
-    between the segmenting encoder's frames (s)."""
+    between the segmenting encoder's frames (s). first: decode only about the first this
+    many seconds (and FIT_MARGIN more, so the shots there are settled)."""
     names = list(settings.encoders) if store else []
     if cut and settings.segmenting_encoder not in names:
         names.append(settings.segmenting_encoder)
@@ -271,9 +276,12 @@ def encode(path: str | os.PathLike, settings: IngestSettings, *, store: bool = T
     shots = get_shot_detector(settings.shots) if cut else None
     with PrefetchReader(path, fps=None if None in rates else max(rates),
                         size=settings.size) as reader:   # decode_rate, or less without `cut`
+        ts = reader.timestamps
+        until = None if first is None or not len(ts) else float(ts[0]) + first + FIT_MARGIN
         feats = encode_video_multi(reader, _encoders(settings, names),
                                    chunk_seconds=settings.chunk_seconds,
-                                   on_frames=shots.push if shots else None, rates=rates)
+                                   on_frames=shots.push if shots else None, rates=rates,
+                                   until=until)
         duration = float(reader.info.duration)
         native = float(reader.info.native_fps or 30.0)
     rate = settings.cutting_rate
@@ -284,6 +292,9 @@ def encode(path: str | os.PathLike, settings: IngestSettings, *, store: bool = T
 
 # Where a store keeps the SBD predictor fitted on its corpus (one per segmenting encoder).
 KEPT_PREDICTOR = "sbd-{encoder}.pt"
+# Seconds decoded past a video's fit sample, so the shot stage has settled its cuts there
+# (PySceneDetect's detectors decide a cut within a few frames of it).
+FIT_MARGIN = 2.0
 
 
 def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
@@ -291,27 +302,36 @@ def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
     """`ingest --detector sbd` without a named predictor: fit it once, without labels, on
     the shots of the long videos being ingested, and keep it in the store (`folder`), so
     later additions are cut by the same predictor; the settings then name that file. A
-    store that already keeps one uses it. This decodes each long video once more, for the
-    segmenting encoder alone. Videos that fail here are left for the run to record."""
+    store that already keeps one uses it. The fit reads the sample `vidskill segment` fits
+    on (`fit_order`, `FitBudget`: at most FIT_SECONDS of video), so this decodes at most
+    that much once more, for the segmenting encoder alone. Videos that fail here are left
+    for the run to record."""
     detector = get_detector(settings.detector, **settings.detector_settings)  # fresh, unfitted
     if not detector.needs_fit:
         return settings
     kept = folder / KEPT_PREDICTOR.format(encoder=settings.segmenting_encoder)
     if not kept.is_file():
-        corpus = []
-        for source in sources:
-            if source.error is not None or settings.segmentation(source).get("segment"):
-                continue
+        long = [s for s in sources
+                if s.error is None and not settings.segmentation(s).get("segment")]
+        budget, chosen = FitBudget(len(long)), {}
+        for i in fit_order(len(long)):
+            if budget.spent:
+                break
+            source, share = long[i], budget.share()
             try:
-                features, _, shots, frame = encode(source.path, settings, store=False)
+                features, duration, shots, frame = encode(source.path, settings, store=False,
+                                                          first=share)
             except Exception:   # recorded with its reason when the run reaches it
                 log.debug("not fitted on %s", source.path, exc_info=True)
+                budget.spend(0.0)
                 continue
-            first = features[settings.segmenting_encoder]
-            if len(first):
-                corpus += [p for p in split_shots(first, shots, float(first.starts[0]),
-                                                  float(first.ends[-1]), frame)
-                           if len(p) >= detector.min_windows]
+            budget.spend(duration)
+            mine = features[settings.segmenting_encoder]
+            if len(mine):
+                parts = split_shots(mine, shots, float(mine.starts[0]), float(mine.ends[-1]),
+                                    frame)
+                chosen[i] = [p for p in fit_parts(parts, share) if len(p) >= detector.min_windows]
+        corpus = [p for i in sorted(chosen) for p in chosen[i]]
         if not corpus:
             return settings   # no long video to cut: the detector is never used
         try:
