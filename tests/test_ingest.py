@@ -24,6 +24,7 @@ from vidskill.encoders import get_encoder
 from vidskill.errors import ConfigError
 from vidskill.ingest import IngestSettings, ingest
 from vidskill.ingest.manifest import resolve_sources
+from vidskill.ingest.stages import encode
 from vidskill.store import ClipStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -278,6 +279,11 @@ def test_default_ingest_cuts_as_segment_previews(tmp_path, corpus):
         with pytest.raises(ConfigError, match="keeps no 'motion-kin' features to recompute a "
                                               "'novelty' signal"):
             store_segment_lists(store, signal_detector="novelty")
+    # the features that only cut are kept as SBD reads them: 7 kinematics and 8 PCA values
+    # of the thumbnail a window (not 1031), so memory does not grow by them with the video
+    fitted = IngestSettings(detector_settings={"predictor": str(tmp_path / "s" /
+                                                                "sbd-motion-kin.pt")})
+    assert encode(path, fitted)[0]["motion-kin"].dim == 15 < get_encoder("motion-kin").dim
 
 
 def test_fit_sample_is_the_same_for_ingest_and_segment(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
@@ -87,6 +87,12 @@ class BoundaryDetector(ABC):
     def fit(self, corpus: Iterable[Features]) -> Self:
         """Learn from a corpus of videos' features; nothing to learn by default."""
         return self
+
+    def reduction(self, encoder: str) -> Callable[[Features], Features] | None:
+        """A function giving all this (fitted) detector reads of `encoder`'s features, row
+        by row, so a caller that keeps features only to cut them can keep that instead;
+        None: it reads them whole (the default)."""
+        return None
 
     def check_features(self, encoder: str) -> None:
         """Raise a ConfigError, before any video is read, when this detector cannot cut

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,7 @@ from vidskill.boundaries.bursts import Change, ChangeTest, ErrorBursts, keep_apa
 from vidskill.boundaries.inference import TrainedPredictor, load_predictor
 from vidskill.boundaries.peaks import step_noise
 from vidskill.boundaries.rule import sbd_rule
-from vidskill.boundaries.signal import SignalTransform
+from vidskill.boundaries.signal import VIEWED, SignalTransform
 from vidskill.encoders.base import Features
 from vidskill.errors import ConfigError, WeightsNotFoundError
 from vidskill.weights import find_weights, missing_message, registry
@@ -157,9 +157,19 @@ class PredictionErrorDetector(BoundaryDetector):
             self.predictor_for(encoder)
 
     def view(self, features: Features) -> Features:
-        """`features` as the predictor reads them (its card's signal transform, if any)."""
+        """`features` as the predictor reads them (its card's signal transform, if any;
+        features it has already transformed pass as they are)."""
+        if features.settings.get(VIEWED):
+            return features
         doc = self.predictor_for(features.encoder).card.get("signal")
         return SignalTransform.from_dict(doc).apply(features) if doc else features
+
+    def reduction(self, encoder: str) -> Callable[[Features], Features] | None:
+        """The predictor's signal transform (motion-kin: 15 values a window of its 1031)."""
+        if self.needs_fit:
+            return None
+        doc = self.predictor_for(encoder).card.get("signal")
+        return SignalTransform.from_dict(doc).apply if doc else None
 
     def fit(
         self,

@@ -45,6 +45,10 @@ class Block:
         return self.project(x) / self.scale / np.sqrt(len(self.scale))
 
 
+# Marks features a SignalTransform has made (a detector does not transform them again).
+VIEWED = "signal_view"
+
+
 @dataclass(frozen=True)
 class SignalTransform:
     """Per-block PCA and scaling fitted on a corpus (see module doc); `dim` is the input's."""
@@ -94,7 +98,7 @@ class SignalTransform:
                             for r in _row_blocks(features.data)]) if len(features) else \
             np.zeros((0, width), np.float32)
         return Features(x.astype(np.float32), features.starts, features.ends, features.encoder,
-                        features.settings, features.source)
+                        {**features.settings, VIEWED: True}, features.source)
 
     def to_dict(self) -> dict:
         """JSON-ready, for the predictor's card."""

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from vidskill.boundaries.base import Segment
 from vidskill.encoders import (
     CHUNK_SECONDS,
     ENCODERS,
+    Encoder,
     Features,
     clip_model,
     encode_video_multi,
@@ -29,6 +31,7 @@ from vidskill.encoders import (
     get_encoder,
 )
 from vidskill.errors import ConfigError
+from vidskill.flow import Flow
 from vidskill.ingest.manifest import Source
 from vidskill.segment import (
     SEGMENT_DETECTOR,
@@ -45,6 +48,7 @@ from vidskill.segment import (
 )
 from vidskill.shots import Shots, get_shot_detector
 from vidskill.store import POOLINGS
+from vidskill.video import Frames
 from vidskill.video.prefetch import PrefetchReader
 
 log = logging.getLogger(__name__)
@@ -247,6 +251,26 @@ def _fitted_detector(settings: IngestSettings, parts: tuple[Features, ...]):
     return own if fit_on_shots(own, parts) else None
 
 
+class _Reduced(Encoder):
+    """An encoder whose windows are reduced chunk by chunk to what a detector reads of them
+    (`BoundaryDetector.reduction`): ingest keeps 15 values a motion-kin window to cut a long
+    video, not 1031, so its memory does not grow with the video by the features it cuts."""
+
+    def __init__(self, inner: Encoder, reduce: Callable[[Features], Features]):
+        self.inner, self.reduce = inner, reduce
+        self.name = inner.name   # type: ignore[misc]  (per instance: the inner one's)
+        self.windows, self.context, self.flow = inner.windows, inner.context, inner.flow
+        self.dim = reduce(inner.empty()).dim
+
+    @property
+    def settings(self) -> dict:
+        return self.inner.settings
+
+    def encode(self, frames: Frames, origin: float | None = None,
+               flow: Flow | None = None) -> Features:
+        return self.reduce(self.inner.encode(frames, origin, flow))
+
+
 @lru_cache(maxsize=4)
 def _encoders_for(key: str) -> list:
     names, options, cut_only = json.loads(key)
@@ -273,12 +297,17 @@ def encode(path: str | os.PathLike, settings: IngestSettings, *, store: bool = T
         names.append(settings.segmenting_encoder)
     rates = [settings.cutting_rate if n == settings.segmenting_encoder else settings.fps
              for n in names]
+    encoders = _encoders(settings, names)
+    if cut and store and settings.cut_only:   # keep only what the detector reads of them
+        reduce = _detector(settings).reduction(settings.segmenting_encoder)
+        encoders = [_Reduced(e, reduce) if reduce and n == settings.segmenting_encoder else e
+                    for n, e in zip(names, encoders, strict=True)]
     shots = get_shot_detector(settings.shots) if cut else None
     with PrefetchReader(path, fps=None if None in rates else max(rates),
                         size=settings.size) as reader:   # decode_rate, or less without `cut`
         ts = reader.timestamps
         until = None if first is None or not len(ts) else float(ts[0]) + first + FIT_MARGIN
-        feats = encode_video_multi(reader, _encoders(settings, names),
+        feats = encode_video_multi(reader, encoders,
                                    chunk_seconds=settings.chunk_seconds,
                                    on_frames=shots.push if shots else None, rates=rates,
                                    until=until)
