@@ -268,6 +268,7 @@ def test_default_ingest_cuts_as_segment_previews(tmp_path, corpus):
                                    [s.start for s in preview.segments[1:]], atol=1e-9)
         np.testing.assert_allclose([s.score for s in stored[1:]],
                                    [s.score for s in preview.segments[1:]], atol=1e-6)
+        assert [s.kind for s in stored] == [s.kind for s in preview.segments]
         assert store.encoders() == ["flow-profile", "flow-motion"]
         assert (store.cut_by_encoder(), store.cut_with()) == ("motion-kin", "sbd")
         assert (tmp_path / "s" / "sbd-motion-kin.pt").is_file()
@@ -276,6 +277,7 @@ def test_default_ingest_cuts_as_segment_previews(tmp_path, corpus):
         np.testing.assert_allclose(values, preview.signal, rtol=1e-5, atol=1e-6)
         (listed,) = store_segment_lists(store)
         assert listed.detector == "sbd" and len(listed.signal) == len(values)
+        assert [s.kind for s in listed.segments] == [s.kind for s in preview.segments]
         with pytest.raises(ConfigError, match="keeps no 'motion-kin' features to recompute a "
                                               "'novelty' signal"):
             store_segment_lists(store, signal_detector="novelty")

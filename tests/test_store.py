@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from vidskill.boundaries.base import Segment
 from vidskill.encoders.base import Features
 from vidskill.errors import DimensionMismatchError
 from vidskill.store import (
+    CATALOG,
     ClipStore,
     SegmentNotFoundError,
     StoreLockedError,
@@ -215,3 +217,32 @@ def test_settings_lock_and_missing_store(tmp_path):
         second.lock()
     store.unlock()
     second.lock()  # free once the holder lets go
+
+
+def test_clips_keep_the_kind_and_confidence_of_their_boundary_and_format_1_opens(tmp_path):
+    """Each stored clip keeps the kind and confidence of the boundary that starts it, and a
+    search hit carries both beside its similarity; a store of format 1 (before kinds were
+    kept) is read with kinds "" and gains the column on a writable open."""
+    store = new_store(tmp_path / "s")
+    rng = np.random.default_rng(0)
+    cuts = [Segment(0, 3, score=1.0, kind="start"), Segment(3, 6, score=0.9, kind="cut"),
+            Segment(6, 9, score=0.6, kind="skill")]
+    store.add_video("v.mp4", "h", "s", {"e": features(rng, 9.0)}, cuts)
+    got = store.segments()
+    assert [(s.kind, s.score) for s in got] == [("start", 1.0), ("cut", 0.9), ("skill", 0.6)]
+    hit = store.search(got[0].id, 1)[0]
+    assert hit.as_dict()["kind"] in ("cut", "skill") and hit.confidence in (0.9, 0.6)
+    store.unlock()
+    store.close()
+    db = sqlite3.connect(tmp_path / "s" / CATALOG)   # make it a format-1 store
+    db.execute("ALTER TABLE segments DROP COLUMN kind")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    with ClipStore(tmp_path / "s", readonly=True) as old:
+        assert [s.kind for s in old.segments()] == ["", "", ""]
+    with ClipStore(tmp_path / "s") as upgraded:
+        assert [s.kind for s in upgraded.segments()] == ["", "", ""]
+    db = sqlite3.connect(tmp_path / "s" / CATALOG)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+    db.close()

@@ -125,7 +125,7 @@ def store_segment_lists(store, *, signal_detector: str | None = None,
     for video in store.videos(status="done"):
         if video_ids is not None and video.id not in video_ids:
             continue
-        segments = tuple(Segment(s.start, s.end, s.label, s.score)
+        segments = tuple(Segment(s.start, s.end, s.label, s.score, s.kind or "skill")
                          for s in store.segments(video_id=video.id))
         try:
             with open_video(video.path) as reader:

@@ -39,7 +39,10 @@ from vidskill.store.errors import (
 )
 from vidskill.store.index import clip_embedding, default_factory
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Older formats this vidskill opens: format 1 lacks segments.kind (added on a writable
+# open, read as "" where it is absent).
+READABLE_VERSIONS = (1, SCHEMA_VERSION)
 # A long video's detector signal, beside its features (times and values, two rows).
 SIGNAL_FILE = "signal.npy"
 STATUSES = ("pending", "done", "failed")
@@ -72,6 +75,7 @@ CREATE TABLE IF NOT EXISTS segments (
     domain TEXT,
     score REAL NOT NULL DEFAULT 1.0,
     metadata TEXT NOT NULL DEFAULT '{}',
+    kind TEXT NOT NULL DEFAULT '',
     UNIQUE (video_id, ordinal)
 );
 CREATE INDEX IF NOT EXISTS segments_domain ON segments (domain);
@@ -121,6 +125,7 @@ class SegmentRecord:
     domain: str | None
     score: float
     metadata: dict
+    kind: str = ""   # the boundary that starts it: start, cut, fade, skill ("": not recorded)
 
 
 class Catalog:
@@ -187,11 +192,15 @@ class Catalog:
                     "INSERT INTO meta (key, value) VALUES ('schema', ?), ('generation', '0'),"
                     " ('hash', ?)", (str(SCHEMA_VERSION), HASH_SCHEME),
                 )
+            elif row["value"] == "1":   # format 1: segments gain the kind of their boundary
+                self._db.execute("ALTER TABLE segments ADD COLUMN kind TEXT NOT NULL DEFAULT ''")
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'",
+                                 (str(SCHEMA_VERSION),))
         self._check_schema()
 
     def _check_schema(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if row is None or int(row["value"]) != SCHEMA_VERSION:
+        if row is None or int(row["value"]) not in READABLE_VERSIONS:
             raise StoreError(
                 f"{self.path}: store format {row['value'] if row else 'unknown'} is not "
                 f"supported by this vidskill (format {SCHEMA_VERSION}); re-ingest into a new store"
@@ -481,9 +490,9 @@ class Catalog:
             for ordinal, seg in enumerate(segments):
                 cur = self._db.execute(
                     "INSERT INTO segments (video_id, ordinal, start, end, label, domain, score,"
-                    " metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " metadata, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (video_id, ordinal, float(seg.start), float(seg.end), seg.label or label,
-                     domain, float(seg.score), json.dumps(metadata or {})),
+                     domain, float(seg.score), json.dumps(metadata or {}), seg.kind),
                 )
                 seg_id = int(cur.lastrowid)
                 self._db.executemany(
@@ -813,4 +822,5 @@ def _segment(row: sqlite3.Row) -> SegmentRecord:
     return SegmentRecord(
         row["id"], row["video_id"], row["video_path"], row["ordinal"], row["start"], row["end"],
         row["label"], row["domain"], row["score"], json.loads(row["metadata"]),
+        row["kind"] if "kind" in row.keys() else "",  # noqa: SIM118 (a Row iterates values)
     )

@@ -68,6 +68,8 @@ class Hit:
     score: float
     metadata: dict = field(default_factory=dict)
     video_id: int = 0
+    kind: str = ""   # the boundary that starts the clip: start, cut, fade, skill
+    confidence: float = 1.0   # that boundary's confidence (not the similarity: `score`)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -306,5 +308,5 @@ class ClipStore(Catalog):
         for seg_id, score in ranked:
             s = self.segment(int(seg_id))
             hits.append(Hit(s.id, s.video_path, s.start, s.end, s.label, s.domain, float(score),
-                            s.metadata, s.video_id))
+                            s.metadata, s.video_id, s.kind, s.score))
         return hits
