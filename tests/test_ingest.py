@@ -23,7 +23,7 @@ from vidskill.demo.corpus import generate_corpus
 from vidskill.encoders import get_encoder
 from vidskill.errors import ConfigError
 from vidskill.ingest import IngestSettings, ingest
-from vidskill.ingest.manifest import resolve_sources
+from vidskill.ingest.manifest import Source, resolve_sources
 from vidskill.ingest.stages import encode
 from vidskill.store import ClipStore
 
@@ -318,3 +318,14 @@ def test_fit_sample_is_the_same_for_ingest_and_segment(tmp_path, monkeypatch):
         for video, listed in zip(store.videos(status="done"), preview, strict=True):
             stored = [s.start for s in store.segments(video_id=video.id)]
             np.testing.assert_allclose(stored[1:], [s.start for s in listed.segments[1:]])
+
+
+def test_clips_are_not_decoded_for_a_cut(clips):
+    """A clip (kind clip or template) is one segment: only the stored encoders run on it,
+    at the store's rate, with no shot stage and no encoder that only cuts."""
+    from vidskill.ingest.stages import encode_source
+
+    clip = sorted(clips.iterdir())[0]
+    result = encode_source(Source(clip, "clip"), IngestSettings())
+    assert result.error is None and set(result.features) == {"flow-profile", "flow-motion"}
+    assert not result.shots.cuts

@@ -375,9 +375,10 @@ def fit_on_corpus(sources: list[Source], settings: IngestSettings, folder: Path
 def encode_source(source: Source, settings: IngestSettings) -> VideoResult:
     """Decode and encode one video: the first, GPU-capable half of `process_video`."""
     t0 = time.perf_counter()
+    cut = settings.segmentation(source).get("segment") != "whole"   # a clip is not cut
     try:
-        features, duration, shots, frame = encode(source.path, settings)
-        if len(features[settings.segmenting_encoder]) == 0:
+        features, duration, shots, frame = encode(source.path, settings, cut=cut)
+        if len(features[settings.segmenting_encoder if cut else settings.encoders[0]]) == 0:
             raise ValueError("no feature window fits in the video: it is too short to encode")
     except Exception as e:  # one bad video must not stop the batch: its reason is recorded
         log.debug("failed on %s", source.path, exc_info=True)
@@ -397,7 +398,7 @@ def segment_result(result: VideoResult, settings: IngestSettings) -> VideoResult
         if settings.segmentation(result.source).get("segment") == "whole":
             # the whole video: from the earliest to the latest feature time of any encoder
             # (long windows may stop short of the end that 0.1 s rows reach)
-            present = [f for e, f in result.features.items() if len(f) and e in settings.encoders]
+            present = [f for f in result.features.values() if len(f)]
             segments: tuple[Segment, ...] = (Segment(min(float(f.starts[0]) for f in present),
                                                      max(float(f.ends[-1]) for f in present)),)
         else:
