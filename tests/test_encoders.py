@@ -281,3 +281,19 @@ def test_lanes_at_two_rates_equal_two_decodes(media_dir):
         np.testing.assert_allclose(b.data, a.data, atol=1e-5)
     with open_video(path, fps=None, size=160) as reader, pytest.raises(ValueError, match="rates"):
         encode_video_multi(reader, [kin, motion], rates=[None])
+
+
+def test_long_windows_hold_only_the_new_pairs_flow(tmp_path):
+    """flow-motion's 4 s windows need 4.2 s of overlap between chunks; its pairs' `prepare`
+    rows are carried across, so a chunk computes (and holds) the flow of about one overlap
+    of new pairs, not twice that, and the features are those of one pass."""
+    clip = moving_disc("circle", seconds=16.0, period=2.0)   # 160 frames at 10 fps
+    folder = write_folder(clip, tmp_path / "circle")
+    motion = get_encoder("flow-motion")
+    pairs = count_flow_pairs(motion)
+    with open_video(folder, fps=FPS, image_fps=FPS) as reader:
+        chunked = encode_video(reader, motion, chunk_seconds=1.0)
+    assert sum(pairs) == len(clip) - 1 and max(pairs) <= 44, pairs   # 4.2 s of new pairs
+    whole = get_encoder("flow-motion").encode(clip)
+    np.testing.assert_allclose(chunked.starts, whole.starts)
+    np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)

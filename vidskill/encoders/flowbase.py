@@ -80,14 +80,8 @@ class FlowEncoder(Encoder):
                              "or encode_flow(flow, frames=...)), one per pair")
         if len(flow) <= PREPARE_PAIRS:
             return call(0, len(flow))
-        parts = [call(a, min(a + PREPARE_PAIRS, len(flow)))
-                 for a in range(0, len(flow), PREPARE_PAIRS)]
-        first = parts[0]
-        if isinstance(first, dict):
-            return {k: np.concatenate([p[k] for p in parts]) for k in first}
-        if isinstance(first, tuple):
-            return tuple(np.concatenate(rows) for rows in zip(*parts, strict=True))
-        return np.concatenate(parts)
+        return join_rows([call(a, min(a + PREPARE_PAIRS, len(flow)))
+                          for a in range(0, len(flow), PREPARE_PAIRS)])
 
     @abstractmethod
     def pool(self, prepared: Any, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
@@ -111,18 +105,45 @@ class FlowEncoder(Encoder):
         with `needs_images` require: pair i is frames i and i + 1)."""
         if len(flow) == 0:
             raise TooShortError(f"{self.name} got an empty flow run (fewer than 2 frames)")
-        starts = np.asarray(flow.timestamps, np.float64)
-        ends = starts + np.asarray(flow.dt, np.float64)
-        tol = 0.25 * float(np.median(flow.dt))
+        images = frames.data[:len(flow)] if frames is not None else None
+        return self.pool_windows(self.prepare_blocks(flow, images), flow.timestamps, flow.dt,
+                                 origin, flow.source)
+
+    def pool_windows(self, prepared: Any, starts: np.ndarray, dt: np.ndarray,
+                     origin: float | None = None, source: str = "") -> Features:
+        """Features of every window over pairs starting at `starts` and lasting `dt`, whose
+        `prepare` rows are `prepared`: a streaming caller prepares each pair once and pools
+        the windows of a chunk over the rows it carried and the new ones."""
+        starts = np.asarray(starts, np.float64)
+        dt = np.asarray(dt, np.float64)
+        ends = starts + dt
+        tol = 0.25 * float(np.median(dt))
         spans = self.windows.spans(float(starts[0]), float(ends[-1]), origin, tol)
         members = self.windows.members(starts, ends, spans, tol)
-        images = frames.data[:len(flow)] if frames is not None else None
-        prepared = self.prepare_blocks(flow, images)
         keep = [i for i, idx in enumerate(members) if len(idx)]
-        rows = [self.pool(prepared, members[i], flow.dt[members[i]]) for i in keep]
+        rows = [self.pool(prepared, members[i], dt[members[i]]) for i in keep]
         data = np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
-        return Features(data, spans[keep, 0], spans[keep, 1], self.name, self.settings,
-                        flow.source)
+        return Features(data, spans[keep, 0], spans[keep, 1], self.name, self.settings, source)
+
+
+def join_rows(parts: list) -> Any:
+    """`prepare` outputs of consecutive runs of pairs (arrays, tuples or dicts of arrays with
+    one row per pair) joined into one."""
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in first}
+    if isinstance(first, tuple):
+        return tuple(np.concatenate(rows) for rows in zip(*parts, strict=True))
+    return np.concatenate(parts)
+
+
+def take_rows(prepared: Any, index: np.ndarray | slice) -> Any:
+    """Rows `index` of a `prepare` output, copied (the rest can be freed)."""
+    if isinstance(prepared, dict):
+        return {k: np.array(v[index]) for k, v in prepared.items()}
+    if isinstance(prepared, tuple):
+        return tuple(np.array(v[index]) for v in prepared)
+    return np.array(prepared[index])
 
 
 def l2(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:

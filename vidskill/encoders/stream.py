@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from vidskill.encoders.base import Encoder, Features
 from vidskill.encoders.cache import FeatureCache, content_hash
+from vidskill.encoders.flowbase import join_rows, take_rows
 from vidskill.encoders.registry import get_encoder
 from vidskill.flow import Flow, FlowEstimator
 from vidskill.video import Frames, VideoReader, open_video
@@ -196,7 +199,8 @@ class _Lane:
         self.seconds = self.overlap = 0.0
         self.single = False
         self.last_start: list[float] = []
-        self.previous: dict[str, Flow] = {}
+        self.previous: dict[str, Flow] = {}       # flow tails, for encoders with context
+        self.carried: dict[str, _Carried] = {}    # prepared pair rows, for the others
 
     def add(self, encoder: Encoder) -> int:
         span = self.last - self.first
@@ -208,7 +212,13 @@ class _Lane:
     def plan(self, chunk_seconds: float) -> None:
         longest = max(e.windows.length + 2 * e.context for e in self.encs)
         self.overlap = longest + 2.0 / self.rate
-        self.seconds = max(min(chunk_seconds, CHUNK_FRAMES / self.rate), 2 * self.overlap)
+        # A chunk brings at least twice the overlap in new frames, so the overlap's flow is
+        # at most a third of what is held, except where every encoder carries its pairs'
+        # rows (`_pairwise`): there the overlap costs only its frames and windows' pooling,
+        # and once the overlap (so a video shorter than that is one chunk, its one window
+        # a short one).
+        least = self.overlap if all(_pairwise(e) for e in self.encs) else 2 * self.overlap
+        self.seconds = max(min(chunk_seconds, CHUNK_FRAMES / self.rate), least)
         self.single = self.count <= max(1, round(self.seconds * self.rate))
 
     def push(self, chunk: Frames) -> None:
@@ -246,12 +256,33 @@ class _Lane:
             return
         rate = self.rate
         chunk_end = float(chunk.timestamps[-1])
+        # Encoders whose windows see only their own pairs (no context) share each pair's
+        # flow and their own `prepare` rows with the next chunk: only the new pairs' flow
+        # is computed and held. Flow shared with an encoder with context is joined whole.
+        whole = {_flow_key(e) for e in self.encs if not _pairwise(e)}
         shared: dict[str, Flow] = {}
+        fresh: dict[str, tuple[Flow, np.ndarray]] = {}
+        rows: dict[str, dict[int, Any]] = {}
         for k, enc in enumerate(self.encs):
             key = _flow_key(enc)
-            if key is not None and key not in shared:
-                shared[key] = _chunk_flow(enc.flow, chunk, self.previous.get(key))
-            feats = enc.encode(chunk, origin=self.first, flow=shared.get(key))
+            if key is None or key in whole or len(chunk) < 2:
+                if key is not None and key not in shared:
+                    shared[key] = _chunk_flow(enc.flow, chunk, self.previous.get(key))
+                feats = enc.encode(chunk, origin=self.first, flow=shared.get(key))
+            else:
+                if key not in fresh:
+                    fresh[key] = self._fresh(key, enc.flow, chunk)
+                new, reused = fresh[key]
+                n = len(reused)
+                images = chunk.data[n:n + len(new)] if enc.needs_images else None
+                prepared = enc.prepare_blocks(new, images)
+                if n:
+                    prepared = join_rows([take_rows(self.carried[key].rows[k], reused),
+                                          prepared])
+                rows.setdefault(key, {})[k] = prepared
+                times = self._pair_times(key, new, reused)
+                feats = enc.pool_windows(prepared, *times, origin=self.first,
+                                         source=chunk.source)
             length, context = enc.windows.length, enc.context
             tol = 0.25 / rate
             keep = feats.starts > self.last_start[k] + tol
@@ -264,6 +295,57 @@ class _Lane:
                 self.rows[k].add(feats, keep)
         carry = int(np.ceil(self.overlap * rate)) + 2   # pairs the next chunk can share
         self.previous = {key: _tail(flow, carry) for key, flow in shared.items()}
+        carried = {}
+        for key, (new, reused) in fresh.items():
+            starts, dt = self._pair_times(key, new, reused)
+            tail = slice(max(len(starts) - carry, 0), len(starts))
+            carried[key] = _Carried(np.array(starts[tail]), np.array(dt[tail]), {
+                k: take_rows(r, tail) for k, r in rows.get(key, {}).items()})
+        self.carried = carried
+
+    def _fresh(self, key: str, estimator: FlowEstimator, chunk: Frames
+               ) -> tuple[Flow, np.ndarray]:
+        """The flow of the pairs of `chunk` not carried from the last chunk, and which
+        carried pairs it starts with (as `_chunk_flow` decides)."""
+        carried = self.carried.get(key)
+        none = np.zeros(0, np.int64)
+        if carried is None or not len(carried.starts):
+            return estimator(chunk), none
+        ts = np.asarray(chunk.timestamps, np.float64)
+        tol = 1e-6 + 0.01 * float(np.median(carried.dt))
+        last_end = float(carried.starts[-1] + carried.dt[-1])
+        reused = np.flatnonzero((carried.starts >= ts[0] - tol)
+                                & (carried.starts + carried.dt <= last_end + tol))
+        n = len(reused)
+        if n == 0 or not np.allclose(carried.starts[reused], ts[:n], atol=tol) \
+                or n >= len(chunk) - 1:
+            return estimator(chunk), none
+        return estimator(chunk.slice(n, len(chunk))), reused
+
+    def _pair_times(self, key: str, new: Flow, reused: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Start times and durations of a chunk's pairs: the carried ones, then the new."""
+        if not len(reused):
+            return np.asarray(new.timestamps, np.float64), np.asarray(new.dt, np.float64)
+        carried = self.carried[key]
+        return (np.concatenate([carried.starts[reused], new.timestamps]),
+                np.concatenate([carried.dt[reused], new.dt]))
+
+
+@dataclass
+class _Carried:
+    """The pairs a lane carries into its next chunk for one flow: their start times and
+    durations, and each pairwise encoder's `prepare` rows of them (by encoder index)."""
+
+    starts: np.ndarray
+    dt: np.ndarray
+    rows: dict[int, Any]
+
+
+def _pairwise(encoder: Encoder) -> bool:
+    """Whether an encoder's windows read only per-pair rows (`prepare`, then `pool`), so a
+    stream can prepare each pair once; one with `context` reads neighbours as well."""
+    return callable(getattr(encoder, "pool_windows", None)) and not encoder.context
 
 
 def _pick(chunk: Frames, picks: np.ndarray, rate: float) -> Frames:

@@ -30,6 +30,7 @@ from vidskill.encoders import (
     encoder_class,
     get_encoder,
 )
+from vidskill.encoders.flowbase import FlowEncoder
 from vidskill.errors import ConfigError
 from vidskill.flow import Flow
 from vidskill.ingest.manifest import Source
@@ -271,6 +272,22 @@ class _Reduced(Encoder):
         return self.reduce(self.inner.encode(frames, origin, flow))
 
 
+class _ReducedFlow(_Reduced):
+    """`_Reduced` for a flow encoder: it keeps the per-pair interface the stream prepares
+    each pair once through (`prepare_blocks`, `pool_windows`)."""
+
+    @property
+    def needs_images(self) -> bool:
+        return self.inner.needs_images
+
+    def prepare_blocks(self, flow: Flow, images: np.ndarray | None = None):
+        return self.inner.prepare_blocks(flow, images)
+
+    def pool_windows(self, prepared, starts: np.ndarray, dt: np.ndarray,
+                     origin: float | None = None, source: str = "") -> Features:
+        return self.reduce(self.inner.pool_windows(prepared, starts, dt, origin, source))
+
+
 @lru_cache(maxsize=4)
 def _encoders_for(key: str) -> list:
     names, options, cut_only = json.loads(key)
@@ -300,7 +317,8 @@ def encode(path: str | os.PathLike, settings: IngestSettings, *, store: bool = T
     encoders = _encoders(settings, names)
     if cut and store and settings.cut_only:   # keep only what the detector reads of them
         reduce = _detector(settings).reduction(settings.segmenting_encoder)
-        encoders = [_Reduced(e, reduce) if reduce and n == settings.segmenting_encoder else e
+        encoders = [(_ReducedFlow if isinstance(e, FlowEncoder) else _Reduced)(e, reduce)
+                    if reduce and n == settings.segmenting_encoder else e
                     for n, e in zip(names, encoders, strict=True)]
     shots = get_shot_detector(settings.shots) if cut else None
     with PrefetchReader(path, fps=None if None in rates else max(rates),
