@@ -4,10 +4,12 @@
 (plus two frames, plus twice the `context` of an encoder whose windows depend on the video
 around them) and every chunk anchors windows at the video's first timestamp, so the
 result equals encoding the whole video at once. Flow encoders with the same flow settings
-share one flow computation per chunk (`encode_video_multi`), and the flow of the frame
-pairs a chunk shares with the one before is carried over, not computed again (each pair's
-flow depends on its two frames only). Encoders may read the decoded frames at different
-rates (`rates`): each rate is a lane with its own chunks and overlap, fed from one decode.
+share one flow computation per chunk (`encode_video_multi`), and the pairs a chunk shares
+with the one before are not computed again (each pair's flow depends on its two frames
+only): a flow encoder without context carries its per-pair `prepare` rows over, so only
+the new pairs' flow is ever held; one with context gets the carried flow joined to the
+new. Encoders may read the decoded frames at different rates (`rates`): each rate is a
+lane with its own chunks and overlap, fed from one decode.
 """
 
 from __future__ import annotations
