@@ -167,33 +167,34 @@ def count_flow_pairs(encoder) -> list[int]:
     return pairs
 
 
-def test_chunks_compute_each_pair_flow_once(tmp_path):
-    clip = moving_disc("circle", seconds=8.0, period=2.0)
+def in_chunks(tmp_path, name: str, chunk_seconds: float, seconds: float
+              ) -> tuple[int, list[int]]:
+    """A moving disc at 10 fps encoded by `name` in chunks, checked equal to one pass over
+    it: its frame count and the flow pairs each flow call computed."""
+    clip = moving_disc("circle", seconds=seconds, period=2.0)
     folder = write_folder(clip, tmp_path / "circle")
-    hof = get_encoder("flow-hof")
-    pairs = count_flow_pairs(hof)
+    enc = get_encoder(name)
+    pairs = count_flow_pairs(enc)
     with open_video(folder, fps=FPS, image_fps=FPS) as reader:
-        chunked = encode_video(reader, hof, chunk_seconds=2.0)
-    # several overlapping chunks, yet every pair's flow once: the overlap's flow is carried
-    assert len(pairs) >= 3 and sum(pairs) == len(clip) - 1, pairs
-    whole = get_encoder("flow-hof").encode(clip)
+        chunked = encode_video(reader, enc, chunk_seconds=chunk_seconds)
+    whole = get_encoder(name).encode(clip)
     np.testing.assert_allclose(chunked.starts, whole.starts)
     np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)
+    return len(clip), pairs
+
+
+def test_chunks_compute_each_pair_flow_once(tmp_path):
+    frames, pairs = in_chunks(tmp_path, "flow-hof", chunk_seconds=2.0, seconds=8.0)
+    # several overlapping chunks, yet every pair's flow once: the overlap's flow is carried
+    assert len(pairs) >= 3 and sum(pairs) == frames - 1, pairs
 
 
 def test_a_chunk_holds_at_most_chunk_frames_frames(tmp_path):
     """However long a chunk is asked to be, it brings at most CHUNK_FRAMES new frames, so at
     most that many flow pairs are computed at once (a high native rate must not grow the
     frames and flow held per chunk); the features are the same as in one pass."""
-    clip = moving_disc("circle", seconds=16.0, period=2.0)   # 160 frames at 10 fps
-    folder = write_folder(clip, tmp_path / "circle")
-    hof = get_encoder("flow-hof")
-    pairs = count_flow_pairs(hof)
-    with open_video(folder, fps=FPS, image_fps=FPS) as reader:
-        chunked = encode_video(reader, hof, chunk_seconds=600)
-    assert len(pairs) >= 160 // CHUNK_FRAMES and max(pairs) <= CHUNK_FRAMES, pairs
-    whole = get_encoder("flow-hof").encode(clip)
-    np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)
+    frames, pairs = in_chunks(tmp_path, "flow-hof", chunk_seconds=600, seconds=16.0)
+    assert len(pairs) >= frames // CHUNK_FRAMES and max(pairs) <= CHUNK_FRAMES, pairs
 
 
 def test_window_rows_grow_past_their_estimate_and_keep_every_row():
@@ -287,13 +288,5 @@ def test_long_windows_hold_only_the_new_pairs_flow(tmp_path):
     """flow-motion's 4 s windows need 4.2 s of overlap between chunks; its pairs' `prepare`
     rows are carried across, so a chunk computes (and holds) the flow of about one overlap
     of new pairs, not twice that, and the features are those of one pass."""
-    clip = moving_disc("circle", seconds=16.0, period=2.0)   # 160 frames at 10 fps
-    folder = write_folder(clip, tmp_path / "circle")
-    motion = get_encoder("flow-motion")
-    pairs = count_flow_pairs(motion)
-    with open_video(folder, fps=FPS, image_fps=FPS) as reader:
-        chunked = encode_video(reader, motion, chunk_seconds=1.0)
-    assert sum(pairs) == len(clip) - 1 and max(pairs) <= 44, pairs   # 4.2 s of new pairs
-    whole = get_encoder("flow-motion").encode(clip)
-    np.testing.assert_allclose(chunked.starts, whole.starts)
-    np.testing.assert_allclose(chunked.data, whole.data, atol=1e-5)
+    frames, pairs = in_chunks(tmp_path, "flow-motion", chunk_seconds=1.0, seconds=16.0)
+    assert sum(pairs) == frames - 1 and max(pairs) <= 44, pairs   # 4.2 s of new pairs
