@@ -131,23 +131,32 @@ def _tail(flow: Flow, pairs: int) -> Flow:
                 flow.dt[-pairs:].copy(), flow.source)
 
 
+def _shared_pairs(starts: np.ndarray, dt: np.ndarray, chunk: Frames) -> np.ndarray:
+    """Which of the pairs carried from the last chunk (start times, durations) `chunk`
+    begins with: they need no flow again. Empty when it shares none (or only those)."""
+    none = np.zeros(0, np.int64)
+    if not len(starts):
+        return none
+    ts = np.asarray(chunk.timestamps, np.float64)
+    starts, dt = np.asarray(starts, np.float64), np.asarray(dt, np.float64)
+    tol = 1e-6 + 0.01 * float(np.median(dt))
+    last_end = float(starts[-1] + dt[-1])
+    reused = np.flatnonzero((starts >= ts[0] - tol) & (starts + dt <= last_end + tol))
+    n = len(reused)
+    if n == 0 or not np.allclose(starts[reused], ts[:n], atol=tol) or n >= len(chunk) - 1:
+        return none
+    return reused
+
+
 def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) -> Flow:
     """Flow of every pair of `chunk`, reusing `previous` (the end of the last chunk's flow)
-    for the pairs both chunks hold: those whose first frame is before the last one
-    `previous` saw."""
-    if previous is None or len(previous) == 0:
+    for the pairs both chunks hold (`_shared_pairs`)."""
+    reused = _shared_pairs(previous.timestamps, previous.dt, chunk) if previous else []
+    if not len(reused):
         return estimator(chunk)
-    ts = np.asarray(chunk.timestamps, np.float64)
-    prev_ts = np.asarray(previous.timestamps, np.float64)
-    tol = 1e-6 + 0.01 * float(np.median(previous.dt))
-    last_end = float(prev_ts[-1] + previous.dt[-1])
-    reused = np.flatnonzero((prev_ts >= ts[0] - tol) & (prev_ts + previous.dt <= last_end + tol))
-    n = len(reused)
-    if n == 0 or not np.allclose(prev_ts[reused], ts[:n], atol=tol) or n >= len(chunk) - 1:
-        return estimator(chunk)
-    fresh = estimator(chunk.slice(n, len(chunk)))
+    fresh = estimator(chunk.slice(len(reused), len(chunk)))
     return Flow(np.concatenate([previous.data[reused], fresh.data]),
-                np.concatenate([prev_ts[reused], fresh.timestamps]),
+                np.concatenate([previous.timestamps[reused], fresh.timestamps]),
                 np.concatenate([previous.dt[reused], fresh.dt]), fresh.source)
 
 
@@ -308,21 +317,11 @@ class _Lane:
     def _fresh(self, key: str, estimator: FlowEstimator, chunk: Frames
                ) -> tuple[Flow, np.ndarray]:
         """The flow of the pairs of `chunk` not carried from the last chunk, and which
-        carried pairs it starts with (as `_chunk_flow` decides)."""
+        carried pairs it starts with (`_shared_pairs`)."""
         carried = self.carried.get(key)
-        none = np.zeros(0, np.int64)
-        if carried is None or not len(carried.starts):
-            return estimator(chunk), none
-        ts = np.asarray(chunk.timestamps, np.float64)
-        tol = 1e-6 + 0.01 * float(np.median(carried.dt))
-        last_end = float(carried.starts[-1] + carried.dt[-1])
-        reused = np.flatnonzero((carried.starts >= ts[0] - tol)
-                                & (carried.starts + carried.dt <= last_end + tol))
-        n = len(reused)
-        if n == 0 or not np.allclose(carried.starts[reused], ts[:n], atol=tol) \
-                or n >= len(chunk) - 1:
-            return estimator(chunk), none
-        return estimator(chunk.slice(n, len(chunk))), reused
+        reused = (_shared_pairs(carried.starts, carried.dt, chunk) if carried
+                  else np.zeros(0, np.int64))
+        return estimator(chunk.slice(len(reused), len(chunk))), reused
 
     def _pair_times(self, key: str, new: Flow, reused: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
