@@ -197,9 +197,12 @@ def test_a_chunk_holds_at_most_chunk_frames_frames(tmp_path):
     assert len(pairs) >= frames // CHUNK_FRAMES and max(pairs) <= CHUNK_FRAMES, pairs
 
 
-def test_window_rows_grow_past_their_estimate_and_keep_every_row():
+@pytest.mark.parametrize("spill", [False, True])
+def test_window_rows_grow_past_their_estimate_and_keep_every_row(spill):
     """The buffer a video's windows are written into is sized from the video's span; an
-    encoder that gives more rows than that estimate must still get them all, in order."""
+    encoder that gives more rows than that estimate must still get them all, in order,
+    in memory or spilled to a temporary file."""
+    from vidskill.encoders.spill import file_mapping
     from vidskill.encoders.stream import _Rows
 
     hof = get_encoder("flow-hof")
@@ -207,13 +210,39 @@ def test_window_rows_grow_past_their_estimate_and_keep_every_row():
     chunks = [Features(rng.random((n, hof.dim), dtype=np.float32), np.arange(n) + 10.0 * i,
                        np.arange(n) + 10.0 * i + 1, hof.name, hof.settings, "x")
               for i, n in enumerate((3, 5, 4))]
-    rows = _Rows(hof, capacity=2)
+    rows = _Rows(hof, capacity=2, spill=spill)
     for c in chunks:
-        rows.add(c, np.ones(len(c), bool))
+        rows.add(c, np.arange(len(c)) != 1)
     out = rows.features("x")
-    np.testing.assert_array_equal(out.data, np.concatenate([c.data for c in chunks]))
-    np.testing.assert_array_equal(out.starts, np.concatenate([c.starts for c in chunks]))
-    assert len(_Rows(hof, capacity=4).features("x")) == 0
+    assert (file_mapping(out.data) is not None) == spill
+    np.testing.assert_array_equal(out.data, np.concatenate([c.data[[0, *range(2, len(c))]]
+                                                            for c in chunks]))
+    np.testing.assert_array_equal(out.starts, np.concatenate([c.starts[np.arange(len(c)) != 1]
+                                                              for c in chunks]))
+    assert len(_Rows(hof, capacity=4, spill=spill).features("x")) == 0
+
+
+def test_spilled_rows_are_read_back_a_block_at_a_time():
+    """Rows in a temporary file come back whole through any view, and `row_blocks` gives
+    copies of them block by block (a mapped block's pages are handed back after it)."""
+    from vidskill.encoders.spill import RowSpill, row_blocks
+
+    data = np.random.default_rng(1).random((10, 3), dtype=np.float32)
+    spill = RowSpill(3)
+    spill.append(data[:4])
+    spill.append(data[4:])
+    with pytest.raises(ValueError, match="3-column"):
+        spill.append(np.zeros((2, 4), np.float32))
+    mapped = spill.array()
+    assert not mapped.flags.writeable
+    view = mapped[2:9]
+    blocks = list(row_blocks(view, rows=3))
+    assert [len(b) for b in blocks] == [3, 3, 1]
+    assert all(b.flags.owndata for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks), data[2:9])
+    np.testing.assert_array_equal(view, data[2:9])   # still readable after the release
+    assert [len(b) for b in row_blocks(data, rows=4)] == [4, 4, 2]
+    assert RowSpill(5).array().shape == (0, 5)
 
 
 def test_content_hash_follows_content(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from vidskill.boundaries import get_detector
 from vidskill.cli import main
 from vidskill.demo.corpus import write_long_video
+from vidskill.encoders.spill import file_mapping
 from vidskill.segment import segment, segment_videos, shot_features
 from vidskill.shots import SHOT_DETECTORS, ShotCut, get_shot_detector
 from vidskill.video import open_video
@@ -82,8 +83,14 @@ def test_a_join_is_a_cut_at_its_exact_frame_and_no_window_crosses_it(joined):
     assert len(video.parts) == 2
     # no window holds the pair from frame 79 (7.9 s, old scene) to frame 80 (8.0 s, new)
     assert video.parts[0].ends.max() <= 7.95 + 1e-6 and video.parts[1].starts.min() >= 8.0
-    # each shot's windows are a view of the video's (a long video's features are not copied)
+    # each shot's windows are a view of the video's (a long video's features are not copied),
+    # which are mapped from a temporary file, equal to those kept in memory
     assert all(np.shares_memory(p.data, video.features.data) for p in video.parts)
+    assert file_mapping(video.features.data) is not None
+    held = shot_features(joined, spill=False)
+    assert file_mapping(held.features.data) is None
+    np.testing.assert_array_equal(held.features.data, video.features.data)
+    np.testing.assert_array_equal(held.features.ends, video.features.ends)
     seglist = segment_videos([joined], "uniform", length=3.0)[0]
     starts = [(round(s.start, 3), s.kind) for s in seglist.segments]
     # uniform restarts in each shot: every 3 s from 0 and from the cut

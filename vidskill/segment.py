@@ -11,8 +11,10 @@ on each shot separately, so its state starts fresh at every cut. Every boundary 
 confidence and a kind: 'cut' or 'fade' from the shot stage, 'skill' from the detector.
 
 Frames are decoded chunk by chunk (the file opened once, a thread decoding the next
-chunk while flow runs on this one), so memory holds one chunk of frames plus the features of
-the videos being segmented (motion-kin: ~4 KB per window, 20 windows a second).
+chunk while flow runs on this one), so memory holds one chunk of frames. The features go to
+temporary files as they are made (motion-kin: ~4 KB per window, 20 windows a second, ~80 KB
+of disk per second of video) and are read back a block of rows at a time, reduced to what
+the detector reads (`vidskill.encoders.spill`), so memory does not grow with the video.
 """
 
 from __future__ import annotations
@@ -127,9 +129,10 @@ def split_shots(features: Features, shots: Shots, start: float, end: float, fram
 
 def shot_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_ENCODER[0],
                   shots: ShotDetector | str | None = SEGMENT_SHOTS, *,
-                  fps: float | None | str = "default", size: int = SEGMENT_SIZE
-                  ) -> ShotFeatures:
-    """Decode `source` once: features, and shots from the same frames (None: no shot stage)."""
+                  fps: float | None | str = "default", size: int = SEGMENT_SIZE,
+                  spill: bool = True) -> ShotFeatures:
+    """Decode `source` once: features, and shots from the same frames (None: no shot stage).
+    spill: keep the features in a temporary file, mapped (see the module doc)."""
     enc = segment_encoder(encoder) if isinstance(encoder, str) else encoder
     rate = default_fps(enc) if fps == "default" else fps
     detector = get_shot_detector(shots) if isinstance(shots, str) else shots
@@ -138,7 +141,7 @@ def shot_features(source: str | os.PathLike, encoder: Encoder | str = SEGMENT_EN
         if detector is not None:
             detector.reset()
         try:
-            features = encode_video(reader, enc,
+            features = encode_video(reader, enc, spill=spill,
                                     on_frames=None if detector is None else detector.push)
         except TooShortError:
             features = enc.empty(str(source))

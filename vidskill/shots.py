@@ -18,6 +18,7 @@ the whole frame more than its neighbours' changes (PySceneDetect's adaptive rati
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -120,8 +121,8 @@ class SceneDetectShots(ShotDetector):
     def reset(self) -> None:
         self._det = self._make(self.method, self.params)
         self._fade = self._make("ThresholdDetector", {}) if self.fades else None
-        self._times: list[float] = []
-        self._scores: list[float] = []
+        self._times = array("d")    # per frame: 16 bytes, not two Python floats
+        self._scores = array("d")
         self._found: list[ShotCut] = []
         self._last = None
 
@@ -134,7 +135,7 @@ class SceneDetectShots(ShotDetector):
         return 1.0
 
     def _at(self, seconds: float) -> int:
-        return int(np.argmin(np.abs(np.asarray(self._times) - seconds)))
+        return int(np.argmin(np.abs(np.frombuffer(self._times) - seconds)))
 
     def push(self, frames: Frames) -> None:
         from scenedetect.common import FrameTimecode

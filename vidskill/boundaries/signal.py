@@ -17,12 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidskill.encoders.base import Features
-
-ROWS = 4096   # rows converted to float64 at a time: ~34 MB for a 1024-column block
-
-
-def _row_blocks(x: np.ndarray) -> list[np.ndarray]:
-    return [x[a:a + ROWS] for a in range(0, len(x), ROWS)]
+from vidskill.encoders.spill import row_blocks
 
 
 @dataclass(frozen=True)
@@ -59,8 +54,9 @@ class SignalTransform:
     @staticmethod
     def fit(corpus: Sequence[Features]) -> SignalTransform | None:
         """The transform for these features, or None when their encoder declares no blocks.
-        Statistics are summed video by video (a block's PCA from its covariance), so an
-        hour of 1031-dimensional windows is never copied into one array."""
+        Statistics are summed a block of rows at a time (`row_blocks`; a block's PCA from
+        its covariance), so an hour of 1031-dimensional windows is never copied into one
+        array, nor held when they are mapped from a file."""
         videos = [f for f in corpus if len(f)]
         spec = videos[0].settings.get("blocks") if videos else None
         if not spec:
@@ -69,22 +65,26 @@ class SignalTransform:
         if sum(int(size) for _, size, _ in spec) != dim:
             raise ValueError(f"feature blocks {spec} do not cover the {dim} feature columns")
         n = sum(len(f) for f in videos)
+
+        def rows():
+            for f in videos:
+                yield from row_blocks(f.data)
+
         blocks, start = [], 0
         for _, size, pca in spec:
             stop = start + int(size)
-            rows = [r for f in videos for r in _row_blocks(f.data)]
-            mean = sum(r[:, start:stop].sum(0, dtype=np.float64) for r in rows) / n
+            mean = sum(r[:, start:stop].sum(0, dtype=np.float64) for r in rows()) / n
             components = None
             if pca:
                 cov = np.zeros((stop - start, stop - start))
-                for r in rows:
+                for r in rows():
                     c = r[:, start:stop].astype(np.float64) - mean
                     cov += c.T @ c
                 _, vectors = np.linalg.eigh(cov / n)
                 components = vectors[:, ::-1][:, :int(pca)].T
             block = Block(start, stop, mean if pca else None, components, np.ones(1))
-            mu = sum(block.project(r).sum(0) for r in rows) / n
-            var = sum(((block.project(r) - mu) ** 2).sum(0) for r in rows) / n
+            mu = sum(block.project(r).sum(0) for r in rows()) / n
+            var = sum(((block.project(r) - mu) ** 2).sum(0) for r in rows()) / n
             blocks.append(Block(start, stop, block.mean, components,
                                 np.maximum(np.sqrt(var), 1e-6)))
             start = stop
@@ -95,7 +95,7 @@ class SignalTransform:
         features.check_dim(self.dim)
         width = sum(len(b.scale) for b in self.blocks)
         x = np.concatenate([np.concatenate([b(r) for b in self.blocks], 1).astype(np.float32)
-                            for r in _row_blocks(features.data)]) if len(features) else \
+                            for r in row_blocks(features.data)]) if len(features) else \
             np.zeros((0, width), np.float32)
         return Features(x.astype(np.float32), features.starts, features.ends, features.encoder,
                         {**features.settings, VIEWED: True}, features.source)

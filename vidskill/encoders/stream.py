@@ -26,6 +26,7 @@ from vidskill.encoders.base import Encoder, Features
 from vidskill.encoders.cache import FeatureCache, content_hash
 from vidskill.encoders.flowbase import join_rows, take_rows
 from vidskill.encoders.registry import get_encoder
+from vidskill.encoders.spill import RowSpill
 from vidskill.flow import Flow, FlowEstimator
 from vidskill.video import Frames, VideoReader, open_video
 
@@ -63,6 +64,7 @@ def encode_video_multi(
     on_frames: Callable[[Frames], None] | None = None,
     rates: Sequence[float | None] | None = None,
     until: float | None = None,
+    spill: bool = False,
 ) -> list[Features]:
     """Features of a whole video for each encoder, in order; see `encode_video`.
     on_frames: called with every decoded frame once, in order, run by run (the shot stage
@@ -70,7 +72,9 @@ def encode_video_multi(
     rates: per encoder, the rate (fps) it samples the decoded frames at, as a reader
     opened at that rate would (None: every decoded frame); so one decode at the native rate
     feeds an encoder that needs every frame and others at 10 fps. until: stop decoding
-    after the run holding this time (s; the windows near it may then be partial)."""
+    after the run holding this time (s; the windows near it may then be partial).
+    spill: keep the features in temporary files, mapped (`vidskill.encoders.spill`), not
+    in memory."""
     encs = [_resolve(e) for e in encoders]
     wanted = list(rates) if rates is not None else [None] * len(encs)
     if len(wanted) != len(encs):
@@ -88,7 +92,7 @@ def encode_video_multi(
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             fresh = _encode_stream(reader, [encs[i] for i in todo], [wanted[i] for i in todo],
-                                   chunk_seconds, on_frames, until)
+                                   chunk_seconds, on_frames, until, spill)
             for i, feats in zip(todo, fresh, strict=True):
                 results[i] = feats
                 if store is not None:
@@ -108,16 +112,19 @@ def encode_video(
     chunk_seconds: float = CHUNK_SECONDS,
     cache: FeatureCache | str | os.PathLike | None = None,
     on_frames: Callable[[Frames], None] | None = None,
+    spill: bool = False,
 ) -> Features:
     """Per-window features of a whole video, streamed in chunks of `chunk_seconds`.
 
     source: a path (opened at `fps` and short side `size`) or an open VideoReader (its own
     fps/size are used). encoder: an Encoder or a registry name. cache: a FeatureCache or a
     folder; features already computed for this video content, encoder and settings are read
-    back instead of recomputed. Window times are container timestamps (seconds).
+    back instead of recomputed. Window times are container timestamps (seconds). spill:
+    see `encode_video_multi`.
     """
     return encode_video_multi(source, [encoder], fps=fps, size=size,
-                              chunk_seconds=chunk_seconds, cache=cache, on_frames=on_frames)[0]
+                              chunk_seconds=chunk_seconds, cache=cache, on_frames=on_frames,
+                              spill=spill)[0]
 
 
 def _flow_key(encoder: Encoder) -> str | None:
@@ -162,7 +169,7 @@ def _chunk_flow(estimator: FlowEstimator, chunk: Frames, previous: Flow | None) 
 
 def _encode_stream(reader: VideoReader, encs: list[Encoder], rates: list[float | None],
                    chunk_seconds: float, on_frames: Callable[[Frames], None] | None = None,
-                   until: float | None = None) -> list[Features]:
+                   until: float | None = None, spill: bool = False) -> list[Features]:
     base = reader.fps or reader.info.native_fps or 1.0
     lanes: dict[float, _Lane] = {}
     slot: list[tuple[_Lane, int]] = []
@@ -171,7 +178,7 @@ def _encode_stream(reader: VideoReader, encs: list[Encoder], rates: list[float |
         if rate not in lanes:
             picks = None if rate == base else reader.sampled_at(rate)
             lanes[rate] = _Lane(rate, picks, reader)
-        slot.append((lanes[rate], lanes[rate].add(enc)))
+        slot.append((lanes[rate], lanes[rate].add(enc, spill)))
     for lane in lanes.values():
         lane.plan(chunk_seconds)
     # the decoded runs are as short as the shortest lane's chunks; each lane keeps the
@@ -213,10 +220,10 @@ class _Lane:
         self.previous: dict[str, Flow] = {}       # flow tails, for encoders with context
         self.carried: dict[str, _Carried] = {}    # prepared pair rows, for the others
 
-    def add(self, encoder: Encoder) -> int:
+    def add(self, encoder: Encoder, spill: bool = False) -> int:
         span = self.last - self.first
         self.encs.append(encoder)
-        self.rows.append(_Rows(encoder, int(span / encoder.windows.stride) + 2))
+        self.rows.append(_Rows(encoder, int(span / encoder.windows.stride) + 2, spill))
         self.last_start.append(-np.inf)
         return len(self.encs) - 1
 
@@ -361,29 +368,36 @@ def _pick(chunk: Frames, picks: np.ndarray, rate: float) -> Frames:
 class _Rows:
     """One encoder's windows, chunk by chunk, written into one buffer sized for the most
     windows the video can give (pages never written cost no memory), so the whole video's
-    features are never copied to join the chunks (a concatenation held them twice)."""
+    features are never copied to join the chunks (a concatenation held them twice); or,
+    with `spill`, appended to a temporary file (`RowSpill`) and mapped back at the end."""
 
-    def __init__(self, encoder: Encoder, capacity: int):
+    def __init__(self, encoder: Encoder, capacity: int, spill: bool = False):
         self.encoder = encoder
-        self.data = np.empty((max(capacity, 1), encoder.dim), np.float32)
-        self.starts = np.empty(len(self.data))
-        self.ends = np.empty(len(self.data))
+        self.spill = RowSpill(encoder.dim) if spill else None
+        self.data = np.empty((0 if spill else max(capacity, 1), encoder.dim), np.float32)
+        self.starts = np.empty(max(capacity, 1))
+        self.ends = np.empty(max(capacity, 1))
         self.n = 0
         self.settings: dict | None = None
 
     def add(self, feats: Features, keep: np.ndarray) -> None:
         new = int(keep.sum())
-        if self.n + new > len(self.data):   # more windows than the bound: grow
-            grow = max(self.n + new, 2 * len(self.data))
-            self.data = np.resize(self.data, (grow, self.data.shape[1]))
+        if self.n + new > len(self.starts):   # more windows than the bound: grow
+            grow = max(self.n + new, 2 * len(self.starts))
+            if self.spill is None:
+                self.data = np.resize(self.data, (grow, self.data.shape[1]))
             self.starts, self.ends = np.resize(self.starts, grow), np.resize(self.ends, grow)
         end = self.n + new
-        self.data[self.n:end] = feats.data[keep]
+        if self.spill is None:
+            self.data[self.n:end] = feats.data[keep]
+        else:
+            self.spill.append(feats.data[keep])
         self.starts[self.n:end], self.ends[self.n:end] = feats.starts[keep], feats.ends[keep]
         self.n, self.settings = end, feats.settings
 
     def features(self, source: str) -> Features:
+        data = self.data[:self.n] if self.spill is None else self.spill.array()
         if not self.n:
             return self.encoder.empty(source)
-        return Features(self.data[:self.n], self.starts[:self.n], self.ends[:self.n],
+        return Features(data, self.starts[:self.n], self.ends[:self.n],
                         self.encoder.name, self.settings, source)
