@@ -10,6 +10,7 @@ stream of consecutive chunks decodes the file once.
 from __future__ import annotations
 
 import copy
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +79,7 @@ class PyAVBackend(Backend):
         w, h = first.width, first.height
         disp_w, disp_h = (h, w) if self._turns % 2 else (w, h)
         self.out_size = _output_size(disp_w, disp_h, size)
-        self._pts = pts
-        self._index_of = {int(p): i for i, p in enumerate(pts)}
+        self._pts = pts   # sorted: a frame's index is found by bisection, with no dict
         self.timestamps = (pts - pts[0]).astype(np.float64) * tb
         step = float(np.median(np.diff(self.timestamps))) if len(pts) > 1 else 0.0
         fps = float(rate) if rate else (1.0 / step if step else 0.0)
@@ -95,7 +95,7 @@ class PyAVBackend(Backend):
     def _index(self, container, stream) -> tuple[np.ndarray, int]:
         """Sorted presentation timestamps of the stream's packets (time_base units), and
         where the last one ends: read from the index and packet headers, nothing decoded."""
-        pts, end = [], 0
+        pts, end = array("q"), 0   # 8 bytes a packet, not a Python int
         try:
             for packet in container.demux(stream):
                 if packet.pts is None or packet.size == 0:
@@ -107,7 +107,7 @@ class PyAVBackend(Backend):
                 raise
         if not pts:  # a video stream is declared but none of it can be read
             raise CorruptVideoError(self.path, "the video stream holds no readable packet")
-        return np.unique(np.asarray(pts, np.int64)), end
+        return np.unique(np.frombuffer(pts, np.int64)), end
 
     def _open(self) -> None:
         """A decoding container with FFmpeg's frame threads, before the first frame."""
@@ -154,7 +154,7 @@ class PyAVBackend(Backend):
         try:
             with _native_stderr_to_log():
                 for frame in self._frames:
-                    i = self._index_of.get(frame.pts) if frame.pts is not None else None
+                    i = self._index_of(frame.pts)
                     if i is None:
                         continue
                     self._next = i + 1
@@ -173,6 +173,13 @@ class PyAVBackend(Backend):
         raise FrameDecodeError(
             self.path, f"decoding fails around frame {want} (t={t:.3f}s: the decoder gives "
             f"no frame there); {_repair_hint(t)}")
+
+    def _index_of(self, pts: int | None) -> int | None:
+        """The native index of the packet with presentation time `pts`, if any."""
+        if pts is None:
+            return None
+        i = int(np.searchsorted(self._pts, pts))
+        return i if i < len(self._pts) and self._pts[i] == pts else None
 
     def close(self) -> None:
         self._frames = None
