@@ -331,7 +331,8 @@ def _fill(disk: Path, leave: int) -> Path:
 
 
 @pytest.mark.slow
-def test_full_disk_says_one_line_and_loses_nothing(small_disk, tmp_path, clips):
+def test_full_disk_says_one_line_and_loses_nothing(small_disk, tmp_path, clips,
+                                                    monkeypatch):
     good = sorted(clips.glob("[0-4]_*.mp4"))
     reference = tmp_path / "reference"
     for args in (ingest_args(good[0], reference), ingest_args(clips, reference)):
@@ -351,6 +352,15 @@ def test_full_disk_says_one_line_and_loses_nothing(small_disk, tmp_path, clips):
         _fill(small_disk, 0)
         one_line_error(cli(*command, str(target)), 1, str(target), "no space left")
         assert target.read_bytes() == b"old"  # the old file stands, no empty one
+    # segment keeps its features in TMPDIR while it works (a clip's: ~350 KB): a full one is
+    # named and nothing is written (Python moves TMPDIR to /tmp when it cannot write there)
+    filler.unlink()
+    filler = _fill(small_disk, 64_000)
+    monkeypatch.setenv("TMPDIR", str(small_disk))
+    one_line_error(cli("segment", str(good[1]), "--out", str(tmp_path / "s.json")), 1,
+                   str(small_disk), "no space left", "TMPDIR")
+    assert not (tmp_path / "s.json").exists()
+    monkeypatch.delenv("TMPDIR")
     filler.unlink()
     assert cli(*ingest_args(clips, store)).returncode == 1
     assert _snapshot(store) == _snapshot(reference)

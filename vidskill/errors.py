@@ -15,3 +15,11 @@ class DimensionMismatchError(VidskillError, ValueError):
 
 class ConfigError(VidskillError, ValueError):
     """A settings, template or manifest file is malformed."""
+
+
+class TempSpaceError(VidskillError, OSError):
+    """The temporary folder cannot hold what a command keeps there while it works
+    (OSError(errno, message); its message says what to do)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)

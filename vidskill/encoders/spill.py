@@ -10,11 +10,15 @@ video. The file is freed when the last array mapping it is.
 
 from __future__ import annotations
 
+import errno
 import mmap
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+
+from vidskill.errors import TempSpaceError
 
 ROWS = 4096   # rows read at a time: 16 MB of 1031 float32 columns
 
@@ -30,24 +34,35 @@ class RowSpill:
     def append(self, rows: np.ndarray) -> None:
         if rows.shape[1:] != (self.dim,):
             raise ValueError(f"rows of shape {rows.shape} cannot join {self.dim}-column rows")
-        try:
+        with _naming_the_folder():
             self._file.write(np.ascontiguousarray(rows, np.float32).tobytes())
-        except OSError as e:   # name the folder, not a nameless temporary file
-            raise OSError(e.errno, f"{e.strerror} (writing feature rows to a temporary file "
-                          "there; set TMPDIR to a folder with more room)",
-                          tempfile.gettempdir()) from e
         self.n += len(rows)
 
     def array(self) -> np.ndarray:
         """All rows written, read-only and mapped from the file (which is then closed; the
         mapping keeps it until the array and its views are gone)."""
-        self._file.flush()
+        with _naming_the_folder():
+            self._file.flush()
         if not self.n:
             self._file.close()
             return np.zeros((0, self.dim), np.float32)
         mapped = mmap.mmap(self._file.fileno(), self.n * self.dim * 4, access=mmap.ACCESS_READ)
         self._file.close()
         return np.frombuffer(mapped, np.float32).reshape(self.n, self.dim)
+
+
+@contextmanager
+def _naming_the_folder() -> Iterator[None]:
+    """An OSError writing the file names its folder (the file itself has no name)."""
+    try:
+        yield
+    except OSError as e:
+        reason = ("no space left on the device" if e.errno == errno.ENOSPC
+                  else e.strerror or str(e))
+        raise TempSpaceError(
+            e.errno, f"{tempfile.gettempdir()}: {reason} for the feature rows kept in a "
+            "temporary file there (~80 KB per second of video while segmenting); free space "
+            "there or set TMPDIR to a folder with more room") from e
 
 
 def row_blocks(x: np.ndarray, rows: int = ROWS) -> Iterator[np.ndarray]:
