@@ -20,7 +20,7 @@ import numpy as np
 
 from vidskill.errors import TempSpaceError
 
-ROWS = 4096   # rows read at a time: 16 MB of 1031 float32 columns
+ROWS = 1024   # rows read at a time: 4 MB of 1031 float32 columns, 8 MB as float64
 
 
 class RowSpill:
