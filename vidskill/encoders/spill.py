@@ -74,7 +74,8 @@ def row_blocks(x: np.ndarray, rows: int = ROWS) -> Iterator[np.ndarray]:
             yield x[a:a + rows]
             continue
         yield np.array(x[a:a + rows])
-        mapped.madvise(mmap.MADV_DONTNEED)
+        if hasattr(mmap, "MADV_DONTNEED"):   # not on Windows: pages are left to the OS
+            mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def file_mapping(x: np.ndarray) -> mmap.mmap | None:
