@@ -368,15 +368,13 @@ def _pick(chunk: Frames, picks: np.ndarray, rate: float) -> Frames:
 
 
 class _Rows:
-    """One encoder's windows, chunk by chunk, written into one buffer sized for the most
-    windows the video can give (pages never written cost no memory), so the whole video's
-    features are never copied to join the chunks (a concatenation held them twice); or,
-    with `spill`, appended to a temporary file (`RowSpill`) and mapped back at the end."""
+    """One encoder's windows, chunk by chunk: their times here, their rows in `sink` (in
+    memory, `_Buffer`, or with `spill` a temporary file, `RowSpill`), so the whole video's
+    features are never copied to join the chunks (a concatenation held them twice)."""
 
     def __init__(self, encoder: Encoder, capacity: int, spill: bool = False):
         self.encoder = encoder
-        self.spill = RowSpill(encoder.dim) if spill else None
-        self.data = np.empty((0 if spill else max(capacity, 1), encoder.dim), np.float32)
+        self.sink = RowSpill(encoder.dim) if spill else _Buffer(encoder.dim, capacity)
         self.starts = np.empty(max(capacity, 1))
         self.ends = np.empty(max(capacity, 1))
         self.n = 0
@@ -386,20 +384,34 @@ class _Rows:
         new = int(keep.sum())
         if self.n + new > len(self.starts):   # more windows than the bound: grow
             grow = max(self.n + new, 2 * len(self.starts))
-            if self.spill is None:
-                self.data = np.resize(self.data, (grow, self.data.shape[1]))
             self.starts, self.ends = np.resize(self.starts, grow), np.resize(self.ends, grow)
         end = self.n + new
-        if self.spill is None:
-            self.data[self.n:end] = feats.data[keep]
-        else:
-            self.spill.append(feats.data[keep])
+        self.sink.append(feats.data[keep])
         self.starts[self.n:end], self.ends[self.n:end] = feats.starts[keep], feats.ends[keep]
         self.n, self.settings = end, feats.settings
 
     def features(self, source: str) -> Features:
-        data = self.data[:self.n] if self.spill is None else self.spill.array()
+        data = self.sink.array()
         if not self.n:
             return self.encoder.empty(source)
         return Features(data, self.starts[:self.n], self.ends[:self.n],
                         self.encoder.name, self.settings, source)
+
+
+class _Buffer:
+    """Rows appended into one buffer sized for the most windows the video can give (pages
+    never written cost no memory), grown if an encoder gives more; `RowSpill`'s interface."""
+
+    def __init__(self, dim: int, capacity: int):
+        self.data = np.empty((max(capacity, 1), dim), np.float32)
+        self.n = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        end = self.n + len(rows)
+        if end > len(self.data):
+            self.data = np.resize(self.data, (max(end, 2 * len(self.data)), self.data.shape[1]))
+        self.data[self.n:end] = rows
+        self.n = end
+
+    def array(self) -> np.ndarray:
+        return self.data[:self.n]
