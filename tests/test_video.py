@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import threading
 from pathlib import Path
 
 import cv2
@@ -154,6 +156,9 @@ def test_resize_keeps_aspect_and_backends_agree(counter):
     expected = np.stack([cv2.resize(f, (284, 160), interpolation=cv2.INTER_AREA) for f in native])
     for backend in BACKENDS:
         assert np.abs(small[backend].astype(int) - expected).mean() < 3.0, backend
+    # PyAV shrinks the YUV planes itself and skips deblocking at this size (a quarter of
+    # 1920x1080 or less): still within a grey level of the full frame's area average.
+    assert np.abs(small["pyav"].astype(int) - expected).mean() < 1.0
     assert np.abs(small["decord"].astype(int) - small["opencv"]).mean() < 3.0
     # A different frame differs by far more than the two backends do.
     assert np.abs(small["decord"][0].astype(int) - small["decord"][2]).mean() > 0.3
@@ -442,12 +447,45 @@ def test_bad_arguments_are_value_errors(counter):
 
 def test_errors_are_video_errors_and_decoders_stay_silent(bad, capfd):
     """What decord and FFmpeg print from C goes to the debug log, not to the user's stderr."""
-    for backend in ("auto", "opencv"):  # auto is decord, then OpenCV when decord fails
+    for backend in ("auto", "opencv", "pyav"):  # auto is decord, then OpenCV if decord fails
         for name in ("text", "truncated", "truncated_mkv", "truncated_indexed", "garbage"):
             with pytest.raises(VideoError):
                 open_video(bad[name], backend=backend).read()
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_stderr_redirects_of_two_threads_leave_stderr_where_it_was(capfd):
+    """Two decoders in two threads route fd 2 to the log, the first leaving first: fd 2 must
+    end where it started (each thread restoring its own saved copy would leave the second's
+    view, a temporary file, as the process's stderr)."""
+    from vidskill.video.backends.base import _native_stderr_to_log
+
+    before = os.fstat(2)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with _native_stderr_to_log():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with _native_stderr_to_log():
+            second_in.set()
+            os.write(2, b"decoder noise\n")
+            first_out.wait(5)
+
+    threads = [threading.Thread(target=f) for f in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    os.write(2, b"user-visible\n")
+    assert capfd.readouterr().err == "user-visible\n"
 
 
 # --------------------------------------------------------------------------------------

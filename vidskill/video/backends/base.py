@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,45 @@ class VideoInfo:
         return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
 
 
+class _StderrSink:
+    """fd 2 sent to one temporary file while any thread is inside `_native_stderr_to_log`.
+    One redirect for all threads, counted: two decoders redirecting fd 2 each on their own
+    would restore it out of order and leave the process's stderr on a temporary file."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.saved = -1
+        self.sink = None
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.depth == 0:
+                with contextlib.suppress(AttributeError, ValueError, OSError):
+                    sys.stderr.flush()
+                self.sink = tempfile.TemporaryFile()  # noqa: SIM115 - closed in exit()
+                self.saved = os.dup(2)
+                os.dup2(self.sink.fileno(), 2)
+            self.depth += 1
+
+    def exit(self) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth:
+                return
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+            sink, self.sink = self.sink, None
+        with sink:
+            sink.seek(0)
+            text = sink.read().decode(errors="replace").strip()
+        if text:
+            log.debug("decoder output: %s", text)
+
+
+_STDERR = _StderrSink()
+
+
 @contextmanager
 def _native_stderr_to_log() -> Iterator[None]:
     """Route what C code (decord, FFmpeg, libpng) prints on fd 2 to this module's debug log.
@@ -52,20 +92,11 @@ def _native_stderr_to_log() -> Iterator[None]:
     decord's own logger and the FFmpeg inside OpenCV write straight to the process's stderr,
     which no Python setting silences; a CLI user should see one error line, not their logs.
     """
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text = sink.read().decode(errors="replace").strip()
-            if text:
-                log.debug("decoder output: %s", text)
+    _STDERR.enter()
+    try:
+        yield
+    finally:
+        _STDERR.exit()
 
 
 class Backend:
