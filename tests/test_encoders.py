@@ -319,3 +319,15 @@ def test_long_windows_hold_only_the_new_pairs_flow(tmp_path):
     of new pairs, not twice that, and the features are those of one pass."""
     frames, pairs = in_chunks(tmp_path, "flow-motion", chunk_seconds=1.0, seconds=16.0)
     assert sum(pairs) == frames - 1 and max(pairs) <= 44, pairs   # 4.2 s of new pairs
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 11, 284 * 160])
+def test_motion_kin_p90_is_numpys_percentile(n):
+    """motion-kin's 90th percentile of speeds (one partition per flow pair) is numpy's
+    linear-interpolation percentile, ties and the smallest fields included."""
+    from vidskill.encoders.kinematics import _p90
+
+    rng = np.random.default_rng(n)
+    for x in (rng.gamma(0.5, 2.0, n).astype(np.float32),
+              rng.integers(0, 3, n).astype(np.float32)):   # many ties
+        assert _p90(x) == pytest.approx(float(np.percentile(x, 90)), rel=1e-6, abs=1e-7)
