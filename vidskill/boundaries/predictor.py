@@ -32,7 +32,6 @@ from vidskill.boundaries.inference import (
     PredictionErrors,
     PredictorConfig,
     TrainedPredictor,
-    gelu,
     load_predictor,
     normal_cdf,
     sigmoid,
@@ -82,9 +81,9 @@ def init_weights(config: PredictorConfig, rng: np.random.Generator) -> dict[str,
     return out
 
 
-def _gelu_grad(x: np.ndarray) -> np.ndarray:
-    """d GELU / dx = Phi(x) + x phi(x)."""
-    return normal_cdf(x) + x * np.exp(-0.5 * x * x) / _SQRT_2PI
+def _gelu_grad(x: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """d GELU / dx = Phi(x) + x phi(x), given cdf = Phi(x) from the forward pass."""
+    return cdf + x * np.exp(-0.5 * x * x) / _SQRT_2PI
 
 
 def _outer(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -105,15 +104,16 @@ def loss_and_grads(w: dict[str, np.ndarray], config: PredictorConfig, z: np.ndar
         x = np.concatenate([x, onehot], axis=-1)
     b, steps = x.shape[:2]
     pre = x @ w["inp.0.weight"].T + w["inp.0.bias"]
-    g = gelu(pre)
+    cdf = normal_cdf(pre)
+    g = (pre * cdf).astype(pre.dtype)   # gelu(pre), its Phi kept for the backward pass
     gx = g @ w["gru.weight_ih_l0"].T + w["gru.bias_ih_l0"]
     w_hh, b_hh = w["gru.weight_hh_l0"].T, w["gru.bias_hh_l0"]
     hs = np.zeros((steps + 1, b, hid), z.dtype)   # hs[t] = state before step t
     r_, u_, n_, ghn_ = (np.empty((steps, b, hid), z.dtype) for _ in range(4))
     for t in range(steps):
         gh = hs[t] @ w_hh + b_hh
-        r = sigmoid(gx[:, t, :hid] + gh[:, :hid])
-        u = sigmoid(gx[:, t, hid:2 * hid] + gh[:, hid:2 * hid])
+        ru = sigmoid(gx[:, t, :2 * hid] + gh[:, :2 * hid])   # reset and update gates
+        r, u = ru[:, :hid], ru[:, hid:]
         n = np.tanh(gx[:, t, 2 * hid:] + r * gh[:, 2 * hid:])
         hs[t + 1] = (1 - u) * n + u * hs[t]
         r_[t], u_[t], n_[t], ghn_[t] = r, u, n, gh[:, 2 * hid:]
@@ -160,7 +160,7 @@ def loss_and_grads(w: dict[str, np.ndarray], config: PredictorConfig, z: np.ndar
     grads["gru.bias_hh_l0"] = dgh.sum((0, 1))
     grads["gru.weight_ih_l0"] = _outer(dgx, g)
     grads["gru.bias_ih_l0"] = dgx.sum((0, 1))
-    dpre = (dgx @ w["gru.weight_ih_l0"]) * _gelu_grad(pre)
+    dpre = (dgx @ w["gru.weight_ih_l0"]) * _gelu_grad(pre, cdf)
     grads["inp.0.weight"] = _outer(dpre, x)
     grads["inp.0.bias"] = dpre.sum((0, 1))
     return float(nll.sum() * c), grads
