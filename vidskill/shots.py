@@ -138,9 +138,9 @@ class SceneDetectShots(ShotDetector):
         return int(np.argmin(np.abs(np.frombuffer(self._times) - seconds)))
 
     def push(self, frames: Frames) -> None:
-        from scenedetect.common import FrameTimecode
+        from scenedetect.common import FrameTimecode, framerate_to_fraction
 
-        fps = float(frames.fps) or 1.0
+        fps = framerate_to_fraction(float(frames.fps) or 1.0)  # once a run, not per frame
         for rgb, t in zip(frames.data, frames.timestamps, strict=True):
             tc = FrameTimecode(float(t), fps=fps)
             self._times.append(float(t))

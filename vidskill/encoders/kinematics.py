@@ -88,16 +88,21 @@ class KinematicsEncoder(FlowEncoder):
         floor = np.maximum(MOVING, self.still_px * unit)
         kin = np.empty((p, len(KINEMATICS)), np.float32)
         # One pair at a time: the temporaries are one flow field's, not a block's (48 MiB
-        # at 64 pairs of 284x160), and it is faster (74 vs 134 ms per 64 pairs).
+        # at 64 pairs of 284x160), and it is faster (74 vs 134 ms per 64 pairs). The sums
+        # over moving pixels are products with the 0/1 mask (BLAS), 10x numpy's `where=`.
         for i in range(p):
-            fx, fy = flow.data[i, ..., 0].ravel(), flow.data[i, ..., 1].ravel()
-            mag = np.hypot(fx, fy) * np.float32(unit[i])
+            xy = flow.data[i].reshape(-1, 2)
+            sq = xy * xy
+            mag = np.sqrt(sq[:, 0] + sq[:, 1])
+            mag *= np.float32(unit[i])
             moving = mag >= floor[i]
             count = int(np.count_nonzero(moving))
             n = max(count, 1)
-            mean_moving = float(mag.sum(where=moving)) / n
-            vx = float(fx.sum(where=moving)) * unit[i] / n
-            vy = float(fy.sum(where=moving)) * unit[i] / n
+            mask = moving.astype(np.float32)
+            sum_x, sum_y = mask @ xy
+            mean_moving = float(mag @ mask) / n
+            vx = float(sum_x) * unit[i] / n
+            vy = float(sum_y) * unit[i] / n
             speed = float(np.hypot(vx, vy))
             coherence = speed / max(mean_moving, 1e-6)
             kin[i] = (_squash(mean_moving), _squash(_p90(mag)),
