@@ -455,6 +455,18 @@ def test_errors_are_video_errors_and_decoders_stay_silent(bad, capfd):
     assert captured.err == "" and captured.out == ""
 
 
+def test_pyav_adds_frame_threads_only_while_their_frames_fit_the_budget():
+    """More frames in flight keep two cores busy at 720p; a 4K stream keeps FFmpeg's own
+    thread count, so its frames in flight do not take hundreds of MiB."""
+    from vidskill.video.backends.pyav import AUTO_THREADS, FRAME_BUDGET, frame_threads
+
+    assert frame_threads(1280, 720) >= 8
+    for w, h in [(160, 160), (1280, 720), (1920, 1080), (2560, 1440), (3840, 2160)]:
+        n = frame_threads(w, h)
+        assert n == AUTO_THREADS or n * w * h * 3 // 2 <= FRAME_BUDGET, (w, h, n)
+    assert frame_threads(3840, 2160) == AUTO_THREADS
+
+
 def test_stderr_redirects_of_two_threads_leave_stderr_where_it_was(capfd):
     """Two decoders in two threads route fd 2 to the log, the first leaving first: fd 2 must
     end where it started (each thread restoring its own saved copy would leave the second's

@@ -35,11 +35,20 @@ SEEK_AHEAD = 120
 # height: an 8 px block edge is then 2 px or less of the output, averaged away by the resize
 # (measured at 160 px: 0.5-1.3 grey levels from the filtered decode, mean over frames).
 SKIP_DEBLOCK_BELOW = 0.25
-# FFmpeg's frame threads (its automatic count is cores + 1, at most 16). At least 8: the
-# thread that takes decoded frames also converts them, and more frames in flight keep the
-# cores busy meanwhile (720p30 at 160 px on 2 cores: `segment`'s decode and features 9.3 s
-# with 3 threads, 8.3 s with 8; ~1.4 MB of frame each at 720p).
-FRAME_THREADS = max(8, min(16, (os.cpu_count() or 1) + 1))
+# FFmpeg's frame threads: its automatic count is cores + 1 (at most 16), raised to 8 where
+# 8 frames fit in FRAME_BUDGET bytes. The thread that takes decoded frames also converts
+# them, and more frames in flight keep the cores busy meanwhile (720p30 at 160 px on 2
+# cores: `segment`'s decode and features 9.3 s with 3 threads, 8.3 s with 8, +20 MiB of
+# peak); 4K frames (12 MB each) keep FFmpeg's count.
+AUTO_THREADS = min(16, (os.cpu_count() or 1) + 1)
+FRAME_BUDGET = 32 << 20
+
+
+def frame_threads(width: int, height: int) -> int:
+    """Frame threads for a stream of 8-bit 4:2:0 frames of this size (see FRAME_BUDGET)."""
+    return max(AUTO_THREADS, min(8, FRAME_BUDGET // max(width * height * 3 // 2, 1)))
+
+
 # Y'CbCr -> R'G'B' weights (Kr, Kb) by FFmpeg colorspace number; others read as BT.601,
 # which is what swscale assumes for an unspecified one.
 _KR_KB = {1: (0.2126, 0.0722), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
@@ -133,6 +142,7 @@ class PyAVBackend(Backend):
         w, h = first.width, first.height
         disp_w, disp_h = (h, w) if self._turns % 2 else (w, h)
         self.out_size = _output_size(disp_w, disp_h, size)
+        self._threads = frame_threads(w, h)
         self._small = (self.out_size[0] <= SKIP_DEBLOCK_BELOW * disp_w
                        and self.out_size[1] <= SKIP_DEBLOCK_BELOW * disp_h)
         self._pts = pts   # sorted: a frame's index is found by bisection, with no dict
@@ -171,7 +181,7 @@ class PyAVBackend(Backend):
             self._container = self._av.open(str(self.path))
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        self._stream.codec_context.thread_count = FRAME_THREADS
+        self._stream.codec_context.thread_count = self._threads
         if self._small:
             self._stream.codec_context.options = {"skip_loop_filter": "all"}
         self._frames = None   # the decode iterator, from the last seek on
