@@ -50,6 +50,24 @@ def test_goldeneye_cuts_are_found_at_pyscenedetects_times(media_dir):
     assert detector.detect(chunks) == whole   # streamed run by run: the same cuts
 
 
+def test_a_fade_through_black_is_one_fade_boundary_inside_the_black():
+    """Scene 1, a 1 s fade out, 1 s of black, a 1 s fade in to scene 2 (10 fps): one
+    boundary, of kind 'fade', in the dark stretch; no cut fires on the gradual change."""
+    from vidskill.video import Frames
+
+    rng = np.random.default_rng(0)
+    one, two = (rng.integers(60, 200, (48, 64, 3)).astype(np.float32) for _ in range(2))
+    levels = np.r_[np.ones(40), np.linspace(1, 0, 11)[1:], np.zeros(10),
+                   np.linspace(0, 1, 11)[1:], np.ones(40)]
+    scenes = [one] * 50 + [two] * 60
+    data = np.stack([np.clip(s * g, 0, 255) for s, g in zip(scenes, levels)]).astype(np.uint8)
+    t = np.arange(len(data)) / 10.0
+    shots = get_shot_detector().detect(Frames(data, t, np.arange(len(data)), "fade", 10.0))
+    dark = t[data.reshape(len(data), -1).mean(1) < 12]
+    assert [c.kind for c in shots.cuts] == ["fade"]
+    assert dark[0] <= shots.cuts[0].time <= dark[-1] + 0.1
+
+
 def test_segment_keeps_goldeneyes_cuts_as_cut_boundaries(media_dir, tmp_path):
     out = tmp_path / "g.json"
     assert main(["segment", str(media_dir / "goldeneye-vfr-drop3.mp4"), "--out", str(out)]) == 0
