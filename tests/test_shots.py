@@ -60,7 +60,8 @@ def test_a_fade_through_black_is_one_fade_boundary_inside_the_black():
     levels = np.r_[np.ones(40), np.linspace(1, 0, 11)[1:], np.zeros(10),
                    np.linspace(0, 1, 11)[1:], np.ones(40)]
     scenes = [one] * 50 + [two] * 60
-    data = np.stack([np.clip(s * g, 0, 255) for s, g in zip(scenes, levels)]).astype(np.uint8)
+    data = np.stack([np.clip(s * g, 0, 255)
+                     for s, g in zip(scenes, levels, strict=True)]).astype(np.uint8)
     t = np.arange(len(data)) / 10.0
     shots = get_shot_detector().detect(Frames(data, t, np.arange(len(data)), "fade", 10.0))
     dark = t[data.reshape(len(data), -1).mean(1) < 12]
