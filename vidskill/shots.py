@@ -176,10 +176,13 @@ class SceneDetectShots(ShotDetector):
     def _without_fade_edges(self, found: list[ShotCut]) -> list[ShotCut]:
         """`found` less the cuts from the first dark frame of a fade's black stretch to the
         first frame after it (see the class doc)."""
+        fades = [c for c in found if c.kind == "fade"]
+        if not fades:
+            return found
         times = np.frombuffer(self._times)
-        dark = np.frombuffer(self._levels) < (self._fade.threshold if self._fade else 0)
+        dark = np.frombuffer(self._levels) < self._fade.threshold
         spans = []
-        for fade in (c for c in found if c.kind == "fade"):
+        for fade in fades:
             lo = hi = self._at(fade.time)
             while lo > 0 and dark[lo - 1]:
                 lo -= 1
