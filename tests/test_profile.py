@@ -9,20 +9,29 @@ import pytest
 
 from vidskill.boundaries.base import Segment
 from vidskill.encoders.base import Features
-from vidskill.encoders.profile import GRID, ProfileEncoder, clip_vector, similarities
+from vidskill.encoders.profile import (
+    GRID,
+    SCALARS,
+    ProfileEncoder,
+    clip_vector,
+    field_scalars,
+    similarities,
+)
 from vidskill.store import ClipStore
 
 P = ProfileEncoder
 
 
 def rows(energy: np.ndarray, seed: int = 0, step: float = 0.1) -> Features:
-    """flow-profile rows: the given energy, a mean flow z along with it, and a random flow
-    field scaled by it."""
+    """flow-profile rows: the given energy, a mean flow z along with it, field scalars that
+    follow it (coherence falling as it rises), and a random flow field scaled by it."""
     n = len(energy)
     rng = np.random.default_rng(seed)
     z = energy * (0.6 + 0.3j)
+    scalars = np.column_stack([2 * energy, 0.2 + 0.1 * energy, 1 / (1 + energy),
+                               5 * energy, 2 * energy * (1 + energy)])
     grid = rng.normal(size=(n, 2 * GRID ** 2)) * energy[:, None]
-    data = np.column_stack([energy, z.real, z.imag, grid]).astype(np.float32)
+    data = np.column_stack([energy, z.real, z.imag, scalars, grid]).astype(np.float32)
     t = np.arange(n) * step
     return Features(data, t, t + step, "flow-profile")
 
@@ -54,6 +63,36 @@ def test_order_matters():
     assert P.compare(a, rows(one_shot(peak=0.73))) > P.compare(a, rows(e[::-1].copy())) + 0.2
 
 
+def test_field_scalars_of_translation_rotation_and_expansion():
+    """Top speed, moving share, coherence, |div| and |curl| of textbook flow fields, as rates
+    that do not depend on the grid's resolution."""
+    def field(kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        y, x = (np.mgrid[0:n, 0:n] - (n - 1) / 2) / n   # short sides, centred
+        u, v = {"translate": (np.ones_like(x), np.zeros_like(x)),
+                "rotate": (-0.5 * y, 0.5 * x),          # 0.5 rad/s: curl 1/s
+                "expand": (0.25 * x, 0.25 * y)}[kind]   # div 0.5/s
+        return u[None], v[None]
+
+    def scalars(kind: str, n: int = 32) -> dict[str, float]:
+        u, v = field(kind, n)
+        return dict(zip(SCALARS, field_scalars(u, v, np.hypot(u, v))[0], strict=True))
+
+    moved = scalars("translate")
+    assert moved["top"] == pytest.approx(1.0) and moved["area"] == pytest.approx(1.0)
+    assert moved["coherence"] == pytest.approx(1.0)
+    assert moved["divergence"] == pytest.approx(0.0) and moved["curl"] == pytest.approx(0.0)
+    turned, grown = scalars("rotate"), scalars("expand")
+    assert turned["curl"] == pytest.approx(1.0) and turned["divergence"] == pytest.approx(0.0)
+    assert grown["divergence"] == pytest.approx(0.5) and grown["curl"] == pytest.approx(0.0)
+    assert turned["coherence"] < 1e-9 and grown["coherence"] < 1e-9   # no net drift
+    assert scalars("rotate", 64)["curl"] == pytest.approx(1.0)        # a rate: any resolution
+    one = np.zeros((1, 10, 10))
+    one[0, 3, 4] = 2.0
+    assert field_scalars(one, 0 * one, one)[0, 1] == pytest.approx(1 / 100)  # one pixel moves
+    still = field_scalars(0 * one, 0 * one, 0 * one)[0]
+    assert np.all(still == 0)   # no motion: zeros, not NaN
+
+
 def test_periodic_and_one_shot_clips_are_told_apart():
     t = np.arange(60) * 0.1
     assert P.signature(rows(1.0 + 0.8 * np.sin(2 * np.pi * t / 1.0))).gate == 1.0
@@ -74,7 +113,7 @@ def test_symmetric_and_short_clips():
     single = rows(np.array([0.3]))
     assert np.all(np.isfinite(P.embed(single)))
     with pytest.raises(ValueError, match="too short"):
-        P.embed(Features.empty(35, "flow-profile"))
+        P.embed(Features.empty(P().dim, "flow-profile"))
     with pytest.raises(ValueError, match="not flow-profile features"):
         P.embed(Features(np.ones((5, 8), np.float32), np.arange(5.0), np.arange(5.0) + 1, "x"))
     with pytest.raises(ValueError, match="pooling"):

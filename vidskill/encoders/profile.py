@@ -12,16 +12,23 @@ averaged by duration, at a lower rate each pair is one row):
 - energy: mean speed of all pixels after subtracting the pair's median flow (camera motion),
   in short sides per second at half resolution (as flow-motion);
 - z: flow-motion's structure-weighted mean moving flow (x + iy), for the periodic block;
+- shape of the flow field, each free of the image scale or turned into a constant factor
+  by it (`field_scalars`): the 99th-percentile speed (the fastest part, usually the
+  effector), the share of the frame that moves (participation ratio of the speeds), the
+  coherence of the motion (|mean velocity| / mean speed: 1 when everything moves one way),
+  and the mean |divergence| and |curl| (motion toward or away from the camera, turning),
+  in 1/s. A camera change moves the flow's directions and positions, not these first-order
+  properties of the field, nor when they change;
 - grid: the camera-compensated mean velocity on a G x G grid (2 G^2 numbers), only ever
   compared with other steps of the *same* clip (self-similarity), never across clips.
 
 Per clip (`signature`), on the clip's own time t / duration resampled to fixed lengths, so
 a global change of tempo leaves it unchanged:
-- profile (compared by DTW): log energy and the log distance between the flow field at t
+- profile (compared by DTW): log energy, the log distance between the flow field at t
   and at t + lag for lags of 1, 2 and 4 of L resampled steps (how fast the motion pattern
-  changes: high at phase changes), each z-scored over the clip. A farther camera, a larger
-  arm or a faster tempo multiplies a channel by a constant: the log makes it an offset
-  and the z-score removes it;
+  changes: high at phase changes), and the field's shape scalars (logs, coherence as is),
+  each z-scored over the clip. A farther camera, a larger arm or a faster tempo multiplies
+  a channel by a constant: the log makes it an offset and the z-score removes it;
 - ssm: the flow fields' Euclidean self-similarity matrix at SSM_STEPS steps, its upper
   triangle centred and unit-normalised: which phases resemble or mirror which (after Junejo
   et al., "View-independent action recognition from temporal self-similarities", 2011);
@@ -46,7 +53,8 @@ Assumptions (round values, not fitted to any corpus): the camera is static or mo
 global translation, and the moving agent covers less than half of the frame (median
 subtraction); a clip holds one skill from its start to its end, cut within about BAND of
 its length; phase timing survives a change of camera while the relative size of a phase
-may not (hence the per-clip z-score of logs); a clip of a periodic skill shows at least
+may not (hence the per-clip z-score of logs); the field's shape scalars rise and fall at the
+same phases from any camera, though a camera may scale each (the log and z-score again); a clip of a periodic skill shows at least
 5/3 cycles (REPEAT_LAGS), and its path repeats with a correlation above GATE_HIGH while a
 one-shot clip's stays under GATE_LOW (MetaWorld's one-shot clips: at most 0.43; the demo's
 periodic clips: median 0.94, lower quartile 0.86); L = 32 resampled steps resolve phases of about 1/16 of a clip, so a skill should
@@ -81,7 +89,11 @@ REPEAT_LAGS = 0.6   # longest lag for a repeat, fraction of the clip: >= 5/3 cyc
 DESPIKE = 5.0       # robust SDs above the median beyond which a step is a flow failure
 SPECTRAL_WINDOW, SPECTRAL_STRIDE = 4.0, 1.0   # flow-motion's windows for the periodic block
 EPS = 1e-6          # floor inside logs (speeds are ~1e-3-1 short sides per second)
-VERSION = 2         # bump when the output changes without a settings change
+TOP_SPEED = 0.99    # quantile of the speeds taken as the fastest part's
+SCALARS = ("top", "area", "coherence", "divergence", "curl")   # `field_scalars`, in order
+LINEAR = frozenset({"coherence"})   # in [0, 1] and scale-free already: no log
+HEAD = 3 + len(SCALARS)   # row: energy, z (re, im), SCALARS, then the grid
+VERSION = 3         # bump when the output changes without a settings change
 
 
 def resample(x: np.ndarray, n: int, times: np.ndarray | None = None) -> np.ndarray:
@@ -167,11 +179,38 @@ def spectral_block(energy: np.ndarray, z: np.ndarray, starts: np.ndarray,
     return l2(np.mean(rows, axis=0))
 
 
+def field_scalars(u: np.ndarray, v: np.ndarray, speed: np.ndarray) -> np.ndarray:
+    """(P, len(SCALARS)) shape of each camera-compensated flow field (u, v, |v|: (P, H, W),
+    short sides per second): top speed, moving share, coherence, mean |div| and |curl|.
+
+    The moving share is the participation ratio (sum s)^2 / (N sum s^2) of the speeds s,
+    1 when all N pixels move alike, 1/N when one does: no speed threshold to choose.
+    Divergence and curl are taken per short side (x the grid's short side in pixels), so
+    they are rates in 1/s whatever the resolution.
+    """
+    p = len(speed)
+    s = speed.reshape(p, -1)
+    n = s.shape[1]
+    total = s.sum(1)
+    power = np.einsum("ij,ij->i", s, s)
+    k = int(TOP_SPEED * (n - 1))
+    top = np.partition(s, k, axis=1)[:, k]
+    area = np.divide(total ** 2, n * power, out=np.zeros(p), where=power > 0)
+    drift = np.hypot(u.reshape(p, -1).sum(1), v.reshape(p, -1).sum(1))
+    coherence = np.divide(drift, total, out=np.zeros(p), where=total > 0)
+    scale = min(u.shape[1:])
+    du_dy, du_dx = np.gradient(u, axis=(1, 2))
+    dv_dy, dv_dx = np.gradient(v, axis=(1, 2))
+    div = np.abs(du_dx + dv_dy).reshape(p, -1).mean(1) * scale
+    curl = np.abs(dv_dx - du_dy).reshape(p, -1).mean(1) * scale
+    return np.stack([top, area, coherence, div, curl], axis=1)
+
+
 @dataclass(frozen=True)
 class Signature:
     """Clip-level descriptors of one clip (see the module docstring)."""
 
-    profile: np.ndarray    # (L, 1 + len(LAGS)) z-scored channels, compared by DTW
+    profile: np.ndarray    # (L, 1 + len(LAGS) + len(SCALARS)) z-scored, compared by DTW
     ssm: np.ndarray        # (SSM_STEPS (SSM_STEPS - 1) / 2,) unit self-similarity triangle
     spectral: np.ndarray   # flow-motion descriptor, unit
     gate: float            # periodic share in [0, 1]
@@ -220,7 +259,7 @@ class ProfileEncoder(FlowEncoder):
         if grid < 1:
             raise ValueError(f"grid needs at least one cell per side, got {grid}")
         self.grid = int(grid)
-        self.dim = 3 + 2 * self.grid ** 2
+        self.dim = HEAD + 2 * self.grid ** 2
 
     def params(self) -> dict:
         return {"grid": self.grid, "version": VERSION}
@@ -234,13 +273,14 @@ class ProfileEncoder(FlowEncoder):
                           for f in v])
         return {"energy": mag.reshape(p, -1).mean(1),
                 "z": (wgt * (u + 1j * vv)).reshape(p, -1).sum(1) / total,
+                "scalars": field_scalars(u, vv, mag),
                 "grid": cells.reshape(p, -1)}
 
     def pool(self, prepared, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
         w = dt / dt.sum()
         z = w @ prepared["z"][idx]
         return np.concatenate([[w @ prepared["energy"][idx], z.real, z.imag],
-                               w @ prepared["grid"][idx]])
+                               w @ prepared["scalars"][idx], w @ prepared["grid"][idx]])
 
     # -- clips ----------------------------------------------------------------------------
 
@@ -250,18 +290,21 @@ class ProfileEncoder(FlowEncoder):
         if len(features) == 0:
             raise ValueError(f"no feature rows in {features.source or 'the clip'}; "
                              "it is too short")
-        cells = (features.dim - 3) / 2
-        if features.dim < 5 or cells != int(np.sqrt(cells)) ** 2:
+        cells = (features.dim - HEAD) / 2
+        if features.dim < HEAD + 2 or cells != int(np.sqrt(cells)) ** 2:
             raise ValueError(f"{features.dim}-dimensional rows are not {cls.name} features "
-                             "(3 + 2 G^2 numbers per step)")
+                             f"({HEAD} + 2 G^2 numbers per step)")
         data = features.data.astype(np.float64)
-        energy, z, fields = data[:, 0], data[:, 1] + 1j * data[:, 2], data[:, 3:]
+        energy, z, fields = data[:, 0], data[:, 1] + 1j * data[:, 2], data[:, HEAD:]
         t = features.times
         f = resample(fields, L, t)
         channels = [np.log(resample(energy, L, t)[:, 0] + EPS)]
         for lag in LAGS:
             d = np.linalg.norm(f[lag:] - f[:-lag], axis=1)
             channels.append(np.log(np.concatenate([d, np.repeat(d[-1:], lag)]) + EPS))
+        scalars = resample(data[:, 3:HEAD], L, t)
+        channels += [col if name in LINEAR else np.log(col + EPS)
+                     for name, col in zip(SCALARS, scalars.T, strict=True)]
         profile = zscore(np.stack(channels, axis=1))
         fs = resample(fields, SSM_STEPS, t)
         sq = (fs ** 2).sum(1)
