@@ -125,10 +125,10 @@ def test_filters_return_k_matching_hits(tmp_path, factory):
 def test_dimension_mismatch_is_reported(tmp_path):
     store = new_store(tmp_path / "s")
     fill(store, 2)
-    with pytest.raises(DimensionMismatchError, match="dimension 5"):
+    with pytest.raises(DimensionMismatchError, match="dimension 5.*another version"):
         store.search(np.ones(5), k=3)
     wrong = features(np.random.default_rng(0), 4.0, dim=DIM + 1)
-    with pytest.raises(DimensionMismatchError):
+    with pytest.raises(DimensionMismatchError, match="another version of the encoder"):
         store.add_video("w.mp4", "hw", "s", {"e": wrong}, [Segment(0, 4)])
     assert store.find_video("hw").status == "pending"  # reserved, never done: no clip
     assert len(store.segments()) == 4

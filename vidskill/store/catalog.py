@@ -637,7 +637,8 @@ class Catalog:
         if dim is not None and have is not None and have != dim:
             raise DimensionMismatchError(
                 f"encoder {encoder!r} gives {dim}-dimensional clips but the store holds "
-                f"{have}-dimensional ones; use the store's encoder settings or a new --store"
+                f"{have}-dimensional ones; use the store's encoder settings or a new --store "
+                "(a store made by another version of the encoder needs a new --store too)"
             )
 
     def features(self, video_id: int, encoder: str) -> Features:

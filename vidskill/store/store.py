@@ -212,7 +212,8 @@ class ClipStore(Catalog):
             raise DimensionMismatchError(
                 f"the query has dimension {len(vec)} but {encoder!r} clips in {self.path} have "
                 f"dimension {dim}; build the query with the store's encoder and settings "
-                f"({self.settings().get('encoder_settings', {})})"
+                f"({self.settings().get('encoder_settings', {})}), or re-ingest into a new "
+                "--store if it was made by another version of the encoder"
             )
         return vec
 
