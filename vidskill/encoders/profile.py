@@ -293,7 +293,9 @@ class ProfileEncoder(FlowEncoder):
         cells = (features.dim - HEAD) / 2
         if features.dim < HEAD + 2 or cells != int(np.sqrt(cells)) ** 2:
             raise ValueError(f"{features.dim}-dimensional rows are not {cls.name} features "
-                             f"({HEAD} + 2 G^2 numbers per step)")
+                             f"({HEAD} + 2 G^2 numbers per step); rows kept by an earlier "
+                             f"version (before {VERSION}) need encoding again, e.g. a "
+                             "re-ingest into a new --store")
         data = features.data.astype(np.float64)
         energy, z, fields = data[:, 0], data[:, 1] + 1j * data[:, 2], data[:, HEAD:]
         t = features.times
