@@ -23,10 +23,17 @@ Sections (each prints markdown tables; the first always runs):
 - tempo: the select section's top-1 (templates camera B) with the templates re-timed x0.5,
   x1.5 and x2 (every 1st, 3rd or 4th frame of the 20 fps files, played at 10 fps);
 - extent: the same with the templates' clips cut short (10% off the start, the end, both
-  ends, 20% off the start): how exactly clips must hold one skill from start to end.
+  ends, 20% off the start): how exactly clips must hold one skill from start to end;
+- long: held out from every choice: the 44 episodes of the 12 long videos (seeds 3000 and
+  up, 3-5 tasks per video with hard cuts between them, one camera per video), each cut from
+  its whole video's rows at its true bounds as a store cuts its clips. Retrieval of the
+  task among the clip set's other-camera episodes, and selection with templates = the
+  clip set's episodes of one seed (each seed in turn) and human clips = every long-video
+  episode of the task from the other camera.
 
     python bench/real_matching.py [--data ../shared/metaworld-dev] [--work DIR]
-        [--sections store select choose tempo extent] [--encoders flow-hof flow-motion flow-profile]
+        [--sections store select choose tempo extent long]
+        [--encoders flow-hof flow-motion flow-profile]
 """
 
 from __future__ import annotations
@@ -386,12 +393,79 @@ def extent(feats, A: list[Clip], B: list[Clip], encoders: Sequence[str]) -> None
         print(f"| {label(enc, 'encoder')} | " + " | ".join(cells) + " |")
 
 
+# -- long videos, held out -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Episode:
+    task: str
+    view: str
+    features: dict[str, Features]
+
+
+def long_episodes(data: Path, encoders: Sequence[str], cache: Path) -> list[Episode]:
+    """Every episode of the long videos: its video's rows (one flow per video) cut at its
+    true start and end frames, as the store cuts a clip from a video's rows."""
+    built = [get_encoder(e) for e in encoders]
+    store = FeatureCache(cache)
+    out = []
+    for meta in sorted((data / "long").glob("long_*.json")):
+        d = json.loads(meta.read_text())
+        whole = dict(zip(encoders, encode_video_multi(data / "long" / d["video"], built,
+                                                      cache=store), strict=True))
+        for seg in d["segments"]:
+            start, end = seg["start_frame"] / d["fps"], (seg["end_frame"] + 1) / d["fps"]
+            out.append(Episode(seg["task"], d["view"],
+                               {e: f.clip(start, end) for e, f in whole.items()}))
+    return out
+
+
+def long_tables(data: Path, feats, clips: list[Clip], encoders: Sequence[str],
+                cache: Path) -> None:
+    episodes = long_episodes(data, encoders, cache)
+    tasks = sorted({c.task for c in clips})
+    seeds = sorted({c.seed for c in clips})
+    other = {"A": "B", "B": "A"}
+    print(f"\n## Long videos, held out ({len(episodes)} episodes cut at their true bounds; "
+          "retrieval among the clip set's other camera, recall@1 / @5; selection top-1 "
+          "`--method flow`, templates = the clip set's episodes of one seed, humans = every "
+          "long episode of the task from the other camera)\n")
+    print("| encoder / similarity | episodes A -> clips B | B -> A | selection, templates "
+          "camera B | camera A |\n|---|---|---|---|---|")
+    for enc in encoders:
+        for sim in similarity_names(enc):
+            cells = []
+            for view in VIEWS:
+                gallery = [c for c in clips if c.view == other[view]]
+                queries = [e for e in episodes if e.view == view]
+                S = matrix([e.features[enc] for e in queries],
+                           [feats[c.name][enc] for c in gallery], sim)
+                top = [[gallery[j] for j in np.argsort(-row, kind="stable")[:5]] for row in S]
+                cells.append(fmt([float(np.mean([any(g.task == q.task for g in t[:k])
+                                                 for q, t in zip(queries, top, strict=True)]))
+                                  for k in (1, 5)]))
+            for view in ("B", "A"):
+                hits = []
+                for task in tasks:
+                    humans = [e.features[enc] for e in episodes
+                              if e.task == task and e.view == other[view]]
+                    if not humans:
+                        continue
+                    for s in seeds:
+                        templates = [feats[c.name][enc] for t in tasks for c in clips
+                                     if c.task == t and c.seed == s and c.view == view]
+                        scores = top_k_mean(matrix(templates, humans, sim), DEFAULT_K)
+                        hits.append(tasks[int(np.argmax(scores))] == task)
+                cells.append(f"{np.mean(hits):.3f} ({sum(hits)}/{len(hits)})")
+            print(f"| {label(enc, sim)} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "metaworld-dev")
     ap.add_argument("--work", type=Path, default=Path("/tmp/vidskill-real-matching"))
     ap.add_argument("--sections", nargs="*", default=["store", "select", "choose"],
-                    choices=["store", "select", "choose", "tempo", "extent"])
+                    choices=["store", "select", "choose", "tempo", "extent", "long"])
     ap.add_argument("--encoders", nargs="+", default=list(ENCODERS))
     args = ap.parse_args(argv)
     if not (args.data / "labels.json").exists():
@@ -417,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         tempo(feats, A, B, [e for e in args.encoders if e != "flow-hof"])
     if "extent" in args.sections:
         extent(feats, A, B, [e for e in args.encoders if e != "flow-hof"])
+    if "long" in args.sections:
+        long_tables(args.data, feats, clips, args.encoders, cache)
     return 0
 
 

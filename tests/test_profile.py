@@ -15,6 +15,7 @@ from vidskill.encoders.profile import (
     ProfileEncoder,
     clip_vector,
     field_scalars,
+    flow_failures,
     similarities,
 )
 from vidskill.store import ClipStore
@@ -177,33 +178,57 @@ def _frames(images, step):
     return Frames(images, np.arange(len(images)) * step, np.arange(len(images)), "x", 1 / step)
 
 
-def test_real_flow_tells_a_spinning_disc_from_a_sliding_one():
-    """Through DIS flow and the encoder's rows: a disc turning in place has more curl per
-    unit of motion, and far less coherence, than the same disc sliding sideways."""
+def disc_video(kind: str, n: int = 20, size: int = 96, fps: float = 10.0, seed: int = 3):
+    """A textured disc over a textured floor, spinning in place or sliding sideways."""
     import cv2
 
     from vidskill.video import Frames
 
-    size, n, fps = 96, 20, 10.0
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     floor = cv2.GaussianBlur(rng.random((size, size, 3)).astype(np.float32), (0, 0), 3) * 120
     disc = cv2.GaussianBlur(rng.random((size, size, 3)).astype(np.float32), (0, 0), 1.5) * 255
     yy, xx = np.mgrid[0:size, 0:size]
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        dx = 2.0 * i if kind == "slide" else 0.0
+        turn = cv2.getRotationMatrix2D((size / 2, size / 2), 8.0 * i if kind == "spin" else 0, 1)
+        turn[0, 2] += dx
+        moved = cv2.warpAffine(disc, turn, (size, size), borderMode=cv2.BORDER_REFLECT)
+        mask = (xx - size / 2 - dx) ** 2 + (yy - size / 2) ** 2 < (0.3 * size) ** 2
+        out[i] = np.where(mask[..., None], moved, floor).clip(0, 255).astype(np.uint8)
+    return Frames(out, np.arange(n) / fps, np.arange(n), kind, fps)
 
-    def video(kind: str) -> Frames:
-        out = np.empty((n, size, size, 3), np.uint8)
-        for i in range(n):
-            dx = 2.0 * i if kind == "slide" else 0.0
-            turn = cv2.getRotationMatrix2D((size / 2, size / 2), 8.0 * i if kind == "spin" else 0, 1)
-            turn[0, 2] += dx
-            moved = cv2.warpAffine(disc, turn, (size, size), borderMode=cv2.BORDER_REFLECT)
-            mask = (xx - size / 2 - dx) ** 2 + (yy - size / 2) ** 2 < (0.3 * size) ** 2
-            out[i] = np.where(mask[..., None], moved, floor).clip(0, 255).astype(np.uint8)
-        return Frames(out, np.arange(n) / fps, np.arange(n), kind, fps)
 
+def test_real_flow_tells_a_spinning_disc_from_a_sliding_one():
+    """Through DIS flow and the encoder's rows: a disc turning in place has more curl per
+    unit of motion, and far less coherence, than the same disc sliding sideways."""
     head = 3   # energy and the mean flow come first, then the scalars
-    rows = {kind: ProfileEncoder().encode(video(kind)).data for kind in ("spin", "slide")}
+    rows = {kind: ProfileEncoder().encode(disc_video(kind)).data for kind in ("spin", "slide")}
     col = {name: head + i for i, name in enumerate(SCALARS)}
     spin, slide = rows["spin"].mean(0), rows["slide"].mean(0)
     assert spin[col["curl"]] / spin[0] > 2 * slide[col["curl"]] / slide[0]   # per energy
     assert slide[col["coherence"]] > 0.5 > spin[col["coherence"]] + 0.3
+
+
+def test_a_clip_cut_at_a_hard_cut_matches_the_clip_alone():
+    """Two scenes joined by a hard cut, encoded whole and cut at the cut as a store cuts
+    clips: the flow pair across the cut is a flow failure, left out, so each part is
+    described as when it is encoded alone."""
+    from vidskill.video import Frames
+
+    first, second = disc_video("slide", seed=3), disc_video("spin", seed=4)
+    n, fps = len(first.data), first.fps
+    joined = Frames(np.concatenate([first.data, second.data]), np.arange(2 * n) / fps,
+                    np.arange(2 * n), "joined", fps)
+    whole = ProfileEncoder().encode(joined)
+    cut = n / fps
+    bad = flow_failures(whole.data[:, 0])
+    assert list(np.flatnonzero(bad)) == [int(np.flatnonzero(whole.ends >= cut - 1e-6)[0])]
+    alone = [ProfileEncoder().encode(v) for v in (first, second)]
+    parts = [whole.clip(0, cut), whole.clip(cut, 2 * cut)]
+    assert bad[np.isin(whole.times, parts[0].times)].any()   # the cut row is in a part
+    for part, ref in zip(parts, alone, strict=True):
+        assert P.compare(part, ref) > 0.95
+    assert flow_failures(np.array([0.01, 0.012, 0.5, 0.45, 0.011])).sum() == 0  # sustained
+    assert list(flow_failures(np.array([0.4, 0.01, 0.012, 0.011]))) == [True, False, False,
+                                                                      False]  # at an end

@@ -78,6 +78,10 @@ class Features:
         if not keep.any():
             keep = np.zeros(len(self), bool)
             keep[int(np.argmin(np.abs(self.times - (start + end) / 2)))] = True
+        return self.subset(keep)
+
+    def subset(self, keep: np.ndarray) -> Features:
+        """The windows where `keep` (a boolean mask or indices), with the same metadata."""
         return Features(self.data[keep], self.starts[keep], self.ends[keep], self.encoder,
                         self.settings, self.source)
 
