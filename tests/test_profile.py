@@ -14,8 +14,8 @@ from vidskill.encoders.profile import (
     SCALARS,
     ProfileEncoder,
     clip_vector,
+    edge_failures,
     field_scalars,
-    flow_failures,
     similarities,
 )
 from vidskill.store import ClipStore
@@ -222,13 +222,15 @@ def test_a_clip_cut_at_a_hard_cut_matches_the_clip_alone():
                     np.arange(2 * n), "joined", fps)
     whole = ProfileEncoder().encode(joined)
     cut = n / fps
-    bad = flow_failures(whole.data[:, 0])
-    assert list(np.flatnonzero(bad)) == [int(np.flatnonzero(whole.ends >= cut - 1e-6)[0])]
     alone = [ProfileEncoder().encode(v) for v in (first, second)]
     parts = [whole.clip(0, cut), whole.clip(cut, 2 * cut)]
-    assert bad[np.isin(whole.times, parts[0].times)].any()   # the cut row is in a part
+    across = int(np.flatnonzero(whole.ends >= cut - 1e-6)[0])   # the pair across the cut
+    assert whole.times[across] in parts[0].times
+    assert list(np.flatnonzero(edge_failures(parts[0].data[:, 0]))) == [len(parts[0]) - 1]
     for part, ref in zip(parts, alone, strict=True):
         assert P.compare(part, ref) > 0.95
-    assert flow_failures(np.array([0.01, 0.012, 0.5, 0.45, 0.011])).sum() == 0  # sustained
-    assert list(flow_failures(np.array([0.4, 0.01, 0.012, 0.011]))) == [True, False, False,
-                                                                      False]  # at an end
+    assert not edge_failures(np.array([0.01, 0.012, 0.5, 0.45, 0.011])).any()  # sustained
+    assert not edge_failures(np.array([0.01, 0.012, 0.5, 0.01, 0.011])).any()  # inside
+    assert list(edge_failures(np.array([0.4, 0.01, 0.012, 0.011]))) == [True, False, False,
+                                                                      False]
+    assert not edge_failures(np.array([0.0, 0.0, 0.0, 0.004, 0.0])).any()  # after stillness

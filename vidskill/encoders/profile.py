@@ -23,9 +23,10 @@ averaged by duration, at a lower rate each pair is one row):
   compared with other steps of the *same* clip (self-similarity), never across clips.
 
 Per clip (`signature`), on the clip's own time t / duration resampled to fixed lengths, so
-a global change of tempo leaves it unchanged, and without its flow failures (a step over
-JUMP times faster than the steps on both sides, such as the flow pair across the hard cut
-a clip cut from a long video starts or ends with; `flow_failures`):
+a global change of tempo leaves it unchanged, and without a first or last step that is a
+flow failure (over JUMP times faster than its neighbour and the clip's median step: the
+flow pair across the hard cut a clip cut from a long video starts or ends with;
+`edge_failures`):
 - profile (compared by DTW): log energy, the log distance between the flow field at t
   and at t + lag for lags of 1, 2 and 4 of L resampled steps (how fast the motion pattern
   changes: high at phase changes), and the field's shape scalars (logs, coherence as is),
@@ -89,7 +90,7 @@ BAND = 0.1          # DTW half-width, fraction of L: phase timings may differ by
 GATE_LOW, GATE_HIGH = 0.5, 0.8   # repeat correlation: one-shot at or below, periodic above
 REPEAT_LAGS = 0.6   # longest lag for a repeat, fraction of the clip: >= 5/3 cycles seen
 DESPIKE = 5.0       # robust SDs above the median beyond which a step is a flow failure
-JUMP = 5.0          # a step this many times faster than both neighbours is a flow failure
+JUMP = 5.0          # an end step this many times faster than its neighbour: a flow failure
 SPECTRAL_WINDOW, SPECTRAL_STRIDE = 4.0, 1.0   # flow-motion's windows for the periodic block
 EPS = 1e-6          # floor inside logs (speeds are ~1e-3-1 short sides per second)
 TOP_SPEED = 0.99    # quantile of the speeds taken as the fastest part's
@@ -156,17 +157,20 @@ def despike(x: np.ndarray, k: float = DESPIKE) -> np.ndarray:
     return np.where(m > top, x * (top / np.maximum(m, 1e-12)), x)
 
 
-def flow_failures(energy: np.ndarray, jump: float = JUMP) -> np.ndarray:
-    """Steps whose energy is over `jump` times that of the steps on both sides (the one
-    side at a clip's end): a flow pair across a cut, a dropped or repeated frame, a flash.
-    Motion is continuous over 0.1 s, so one step cannot jump that far and fall back; a
-    clip cut from a long video at a hard cut starts or ends with such a step."""
+def edge_failures(energy: np.ndarray, jump: float = JUMP) -> np.ndarray:
+    """Whether a clip's first and last steps are flow failures: over `jump` times faster
+    than both the step next to them and the clip's median step. A clip cut from a long
+    video at a hard cut starts or ends with the flow pair across the cut (two unrelated
+    images), while motion is continuous over 0.1 s. Only the ends are tested: a sudden
+    motion inside a clip is motion (renders have them), and the median keeps a small motion
+    at a clip's end after a perfectly still stretch from counting."""
     e = np.asarray(energy, np.float64)
-    if len(e) < 3:
-        return np.zeros(len(e), bool)
-    before = np.concatenate([e[1:2], e[:-1]])
-    after = np.concatenate([e[1:], e[-2:-1]])
-    return e > jump * np.maximum(before, after)
+    out = np.zeros(len(e), bool)
+    if len(e) >= 3:
+        floor = float(np.median(e))
+        out[0] = e[0] > jump * max(e[1], floor)
+        out[-1] = e[-1] > jump * max(e[-2], floor)
+    return out
 
 
 def gate(z: np.ndarray) -> float:
@@ -303,7 +307,7 @@ class ProfileEncoder(FlowEncoder):
     @classmethod
     def signature(cls, features: Features) -> Signature:
         """The clip descriptors of a clip (all rows of `features` are the clip, less its
-        `flow_failures`)."""
+        `edge_failures`)."""
         if len(features) == 0:
             raise ValueError(f"no feature rows in {features.source or 'the clip'}; "
                              "it is too short")
@@ -313,7 +317,7 @@ class ProfileEncoder(FlowEncoder):
                              f"({HEAD} + 2 G^2 numbers per step); rows kept by an earlier "
                              f"version (before {VERSION}) need encoding again, e.g. a "
                              "re-ingest into a new --store")
-        features = features.subset(~flow_failures(features.data[:, 0]))
+        features = features.subset(~edge_failures(features.data[:, 0]))
         data = features.data.astype(np.float64)
         energy, z, fields = data[:, 0], data[:, 1] + 1j * data[:, 2], data[:, HEAD:]
         t = features.times
