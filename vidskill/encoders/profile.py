@@ -92,7 +92,7 @@ REPEAT_LAGS = 0.6   # longest lag for a repeat, fraction of the clip: >= 5/3 cyc
 DESPIKE = 5.0       # robust SDs above the median beyond which a step is a flow failure
 JUMP = 5.0          # an end step this many times faster than its neighbour: a flow failure
 SPECTRAL_WINDOW, SPECTRAL_STRIDE = 4.0, 1.0   # flow-motion's windows for the periodic block
-EPS = 1e-6          # floor inside logs (speeds are ~1e-3-1 short sides per second)
+FLOOR = 1e-3        # floor inside logs, a share of the channel's mean over the clip
 TOP_SPEED = 0.99    # quantile of the speeds taken as the fastest part's
 SCALARS = ("top", "area", "coherence", "divergence", "curl")   # `field_scalars`, in order
 LINEAR = frozenset({"coherence"})   # in [0, 1] and scale-free already: no log
@@ -109,6 +109,14 @@ def resample(x: np.ndarray, n: int, times: np.ndarray | None = None) -> np.ndarr
     t = np.arange(len(x), dtype=np.float64) if times is None else np.asarray(times, np.float64)
     tt = np.linspace(t[0], t[-1], n)
     return np.stack([np.interp(tt, t, x[:, j]) for j in range(x.shape[1])], axis=1)
+
+
+def log_floored(x: np.ndarray) -> np.ndarray:
+    """log(x + FLOOR mean(x)): a still step (x = 0, which renders have) sits a bounded
+    distance below the clip's typical step, and x times any constant is the same curve
+    shifted, as the per-clip z-score needs (a fixed floor would break that near zero)."""
+    x = np.asarray(x, np.float64)
+    return np.log(x + FLOOR * float(x.mean()) + 1e-300)
 
 
 def zscore(x: np.ndarray) -> np.ndarray:
@@ -322,12 +330,12 @@ class ProfileEncoder(FlowEncoder):
         energy, z, fields = data[:, 0], data[:, 1] + 1j * data[:, 2], data[:, HEAD:]
         t = features.times
         f = resample(fields, L, t)
-        channels = [np.log(resample(energy, L, t)[:, 0] + EPS)]
+        channels = [log_floored(resample(energy, L, t)[:, 0])]
         for lag in LAGS:
             d = np.linalg.norm(f[lag:] - f[:-lag], axis=1)
-            channels.append(np.log(np.concatenate([d, np.repeat(d[-1:], lag)]) + EPS))
+            channels.append(log_floored(np.concatenate([d, np.repeat(d[-1:], lag)])))
         scalars = resample(data[:, 3:HEAD], L, t)
-        channels += [col if name in LINEAR else np.log(col + EPS)
+        channels += [col if name in LINEAR else log_floored(col)
                      for name, col in zip(SCALARS, scalars.T, strict=True)]
         profile = zscore(np.stack(channels, axis=1))
         fs = resample(fields, SSM_STEPS, t)
