@@ -56,12 +56,14 @@ Assumptions (round values, not fitted to any corpus): the camera is static or mo
 global translation, and the moving agent covers less than half of the frame (median
 subtraction); a clip holds one skill from its start to its end, cut within about BAND of
 its length; phase timing survives a change of camera while the relative size of a phase
-may not (hence the per-clip z-score of logs); the field's shape scalars rise and fall at the
-same phases from any camera, though a camera may scale each (the log and z-score again); a clip of a periodic skill shows at least
+may not (hence the per-clip z-score of logs); the field's shape scalars rise and fall at
+the same phases from any camera, though a camera may scale each (the log and z-score
+again); motion is continuous over 0.1 s (JUMP); a clip of a periodic skill shows at least
 5/3 cycles (REPEAT_LAGS), and its path repeats with a correlation above GATE_HIGH while a
 one-shot clip's stays under GATE_LOW (MetaWorld's one-shot clips: at most 0.43; the demo's
-periodic clips: median 0.94, lower quartile 0.86); L = 32 resampled steps resolve phases of about 1/16 of a clip, so a skill should
-span at least ~30 steps (3 s at the default 0.1 s step; sample faster for quicker skills).
+periodic clips: median 0.94, lower quartile 0.86); L = 32 resampled steps resolve phases of
+about 1/16 of a clip, so a skill should span at least ~30 steps (3 s at the default 0.1 s
+step; sample faster for quicker skills).
 """
 
 from __future__ import annotations
@@ -175,9 +177,9 @@ def edge_failures(energy: np.ndarray, jump: float = JUMP) -> np.ndarray:
     e = np.asarray(energy, np.float64)
     out = np.zeros(len(e), bool)
     if len(e) >= 3:
-        floor = float(np.median(e))
-        out[0] = e[0] > jump * max(e[1], floor)
-        out[-1] = e[-1] > jump * max(e[-2], floor)
+        typical = float(np.median(e))
+        out[0] = e[0] > jump * max(e[1], typical)
+        out[-1] = e[-1] > jump * max(e[-2], typical)
     return out
 
 
