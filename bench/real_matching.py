@@ -29,7 +29,11 @@ Sections (each prints markdown tables; the first always runs):
   its whole video's rows at its true bounds as a store cuts its clips. Retrieval of the
   task among the clip set's other-camera episodes, and selection with templates = the
   clip set's episodes of one seed (each seed in turn) and human clips = every long-video
-  episode of the task from the other camera.
+  episode of the task from the other camera. Then the whole user path: `vidskill ingest`
+  of the long videos (kind long: cut by the default segmentation), and every stored clip
+  that lies at least 80% inside one episode queries the other camera's stored clips
+  (`ClipStore.search(segment id, domain=...)`, as `vidskill query --segment` does): is
+  the top hit a clip of the same task?
 
     python bench/real_matching.py [--data ../shared/metaworld-dev] [--work DIR]
         [--sections store select choose tempo extent long]
@@ -421,7 +425,7 @@ def long_episodes(data: Path, encoders: Sequence[str], cache: Path) -> list[Epis
 
 
 def long_tables(data: Path, feats, clips: list[Clip], encoders: Sequence[str],
-                cache: Path) -> None:
+                cache: Path, work: Path) -> None:
     episodes = long_episodes(data, encoders, cache)
     tasks = sorted({c.task for c in clips})
     seeds = sorted({c.seed for c in clips})
@@ -458,6 +462,57 @@ def long_tables(data: Path, feats, clips: list[Clip], encoders: Sequence[str],
                         hits.append(tasks[int(np.argmax(scores))] == task)
                 cells.append(f"{np.mean(hits):.3f} ({sum(hits)}/{len(hits)})")
             print(f"| {label(enc, sim)} | " + " | ".join(cells) + " |")
+    long_store(data, work, encoders)
+
+
+def long_store(data: Path, work: Path, encoders: Sequence[str]) -> None:
+    """`vidskill ingest` the long videos; each stored clip inside one episode queries the
+    other camera's clips; recall@1 of the task per searched encoder."""
+    from vidskill.store import ClipStore
+
+    root = work / "long-store"
+    if root.exists():
+        shutil.rmtree(root)
+    manifest = work / "long.csv"
+    truth = {}
+    with open(manifest, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "domain", "kind"])
+        for meta in sorted((data / "long").glob("long_*.json")):
+            d = json.loads(meta.read_text())
+            w.writerow([data / "long" / d["video"], "", f"cam{d['view']}", "long"])
+            truth[d["video"]] = (d["view"], [(s["start_frame"] / d["fps"],
+                                              (s["end_frame"] + 1) / d["fps"], s["task"])
+                                             for s in d["segments"]])
+    subprocess.run([sys.executable, "-m", "vidskill.cli", "ingest", str(manifest), "--store",
+                    str(root), "--no-progress", *[a for e in encoders for a in ("--encoder", e)]],
+                   check=True, cwd=REPO, capture_output=True, text=True)
+    with ClipStore(root) as store:
+        paths = {v.id: Path(v.path).name for v in store.videos()}
+        segments = store.segments()
+        task, share = {}, []
+        for seg in segments:
+            view, episodes = truth[paths[seg.video_id]]
+            inside, length, name = max((min(seg.end, b) - max(seg.start, a), b - a, t)
+                                       for a, b, t in episodes)
+            whole = inside >= 0.8 * (seg.end - seg.start)
+            task[seg.id] = (view, name if whole else None)
+            if whole:
+                share.append(inside / length)
+        queries = [s for s in segments if task[s.id][1] is not None]
+        print(f"\nStore path on the long videos: {len(segments)} clips cut by `vidskill "
+              f"ingest`, {len(queries)} of them inside one episode (median {np.median(share):.0%} "
+              "of it); "
+              "recall@1 of the task when each queries the other camera's clips:\n")
+        print("| encoder | camera A clips -> B | B -> A |\n|---|---|---|")
+        for enc in encoders:
+            cells = []
+            for view in VIEWS:
+                other = f"cam{VIEWS[1 - VIEWS.index(view)]}"
+                hits = [task[store.search(s.id, 1, encoder=enc, domain=other)[0].segment_id][1]
+                        == task[s.id][1] for s in queries if task[s.id][0] == view]
+                cells.append(f"{np.mean(hits):.2f} ({len(hits)})")
+            print(f"| {enc} | " + " | ".join(cells) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -492,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     if "extent" in args.sections:
         extent(feats, A, B, [e for e in args.encoders if e != "flow-hof"])
     if "long" in args.sections:
-        long_tables(args.data, feats, clips, args.encoders, cache)
+        long_tables(args.data, feats, clips, args.encoders, cache, args.work)
     return 0
 
 
