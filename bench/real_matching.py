@@ -88,7 +88,11 @@ class Clip:
 
     def twin(self, clips: dict[tuple[str, int, str], Clip]) -> Clip:
         """The same episode from the other camera."""
-        return clips[self.task, self.seed, VIEWS[1 - VIEWS.index(self.view)]]
+        return clips[self.task, self.seed, other_view(self.view)]
+
+
+def other_view(view: str) -> str:
+    return VIEWS[1 - VIEWS.index(view)]
 
 
 def load_clips(data: Path) -> list[Clip]:
@@ -228,25 +232,32 @@ def selection_tables(mats: dict, A: list[Clip], B: list[Clip]) -> None:
 # -- the store path ----------------------------------------------------------------------
 
 
+def ingest(root: Path, manifest: Path, rows: list[list], encoders: Sequence[str]) -> float:
+    """A fresh store at `root` from manifest rows (path, label, domain, kind) through
+    `vidskill ingest` with `encoders`; the seconds it took."""
+    if root.exists():
+        shutil.rmtree(root)
+    with open(manifest, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "domain", "kind"])
+        w.writerows(rows)
+    cmd = [sys.executable, "-m", "vidskill.cli", "ingest", str(manifest), "--store", str(root),
+           "--no-progress", *[a for e in encoders for a in ("--encoder", e)]]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True)
+    return time.perf_counter() - t0
+
+
 def store_path(clips: list[Clip], work: Path, mats: dict, encoders: Sequence[str]) -> None:
     """`vidskill ingest` every clip, query each across cameras, compare with the direct path."""
     from vidskill.ingest import query_features
     from vidskill.store import ClipStore
 
     root = work / "store"
-    if root.exists():
-        shutil.rmtree(root)
-    manifest = work / "clips.csv"
-    with open(manifest, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "label", "domain", "kind"])
-        w.writerows([[c.path, c.task, f"cam{c.view}", "clip"] for c in clips])
-    cmd = [sys.executable, "-m", "vidskill.cli", "ingest", str(manifest), "--store", str(root),
-           "--no-progress", *[a for e in encoders for a in ("--encoder", e)]]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True)
+    seconds = ingest(root, work / "clips.csv",
+                     [[c.path, c.task, f"cam{c.view}", "clip"] for c in clips], encoders)
     print(f"\n## Store path (`vidskill ingest` of {len(clips)} clips in "
-          f"{time.perf_counter() - t0:.0f} s, then `vidskill query --domain <other camera>`)\n")
+          f"{seconds:.0f} s, then `vidskill query --domain <other camera>`)\n")
     by = {(c.task, c.seed, c.view): c for c in clips}
     A = [c for c in clips if c.view == "A"]
     B = [c for c in clips if c.view == "B"]
@@ -258,7 +269,7 @@ def store_path(clips: list[Clip], work: Path, mats: dict, encoders: Sequence[str
         for enc in encoders:
             lists: dict[str, list[str]] = {}
             for c in clips:
-                other = f"cam{VIEWS[1 - VIEWS.index(c.view)]}"
+                other = f"cam{other_view(c.view)}"
                 hits = store.search(feats[c.name][enc], 5, encoder=enc, domain=other,
                                     exclude=[segment[c.twin(by).name]])
                 lists[c.name] = [Path(h.video_path).name for h in hits]
@@ -401,35 +412,49 @@ def extent(feats, A: list[Clip], B: list[Clip], encoders: Sequence[str]) -> None
 
 
 @dataclass(frozen=True)
+class LongVideo:
+    path: Path
+    view: str
+    episodes: tuple[tuple[float, float, str], ...]   # (start s, end s, task), true bounds
+
+
+@dataclass(frozen=True)
 class Episode:
     task: str
     view: str
     features: dict[str, Features]
 
 
-def long_episodes(data: Path, encoders: Sequence[str], cache: Path) -> list[Episode]:
+def load_long(data: Path) -> list[LongVideo]:
+    videos = []
+    for meta in sorted((data / "long").glob("long_*.json")):
+        d = json.loads(meta.read_text())
+        videos.append(LongVideo(data / "long" / d["video"], d["view"], tuple(
+            (s["start_frame"] / d["fps"], (s["end_frame"] + 1) / d["fps"], s["task"])
+            for s in d["segments"])))
+    return videos
+
+
+def long_episodes(videos: list[LongVideo], encoders: Sequence[str], cache: Path
+                  ) -> list[Episode]:
     """Every episode of the long videos: its video's rows (one flow per video) cut at its
-    true start and end frames, as the store cuts a clip from a video's rows."""
+    true start and end, as the store cuts a clip from a video's rows."""
     built = [get_encoder(e) for e in encoders]
     store = FeatureCache(cache)
     out = []
-    for meta in sorted((data / "long").glob("long_*.json")):
-        d = json.loads(meta.read_text())
-        whole = dict(zip(encoders, encode_video_multi(data / "long" / d["video"], built,
-                                                      cache=store), strict=True))
-        for seg in d["segments"]:
-            start, end = seg["start_frame"] / d["fps"], (seg["end_frame"] + 1) / d["fps"]
-            out.append(Episode(seg["task"], d["view"],
-                               {e: f.clip(start, end) for e, f in whole.items()}))
+    for v in videos:
+        whole = dict(zip(encoders, encode_video_multi(v.path, built, cache=store), strict=True))
+        out += [Episode(task, v.view, {e: f.clip(start, end) for e, f in whole.items()})
+                for start, end, task in v.episodes]
     return out
 
 
 def long_tables(data: Path, feats, clips: list[Clip], encoders: Sequence[str],
                 cache: Path, work: Path) -> None:
-    episodes = long_episodes(data, encoders, cache)
+    videos = load_long(data)
+    episodes = long_episodes(videos, encoders, cache)
     tasks = sorted({c.task for c in clips})
     seeds = sorted({c.seed for c in clips})
-    other = {"A": "B", "B": "A"}
     print(f"\n## Long videos, held out ({len(episodes)} episodes cut at their true bounds; "
           "retrieval among the clip set's other camera, recall@1 / @5; selection top-1 "
           "`--method flow`, templates = the clip set's episodes of one seed, humans = every "
@@ -440,19 +465,17 @@ def long_tables(data: Path, feats, clips: list[Clip], encoders: Sequence[str],
         for sim in similarity_names(enc):
             cells = []
             for view in VIEWS:
-                gallery = [c for c in clips if c.view == other[view]]
+                gallery = [c for c in clips if c.view == other_view(view)]
                 queries = [e for e in episodes if e.view == view]
                 S = matrix([e.features[enc] for e in queries],
                            [feats[c.name][enc] for c in gallery], sim)
                 top = [[gallery[j] for j in np.argsort(-row, kind="stable")[:5]] for row in S]
-                cells.append(fmt([float(np.mean([any(g.task == q.task for g in t[:k])
-                                                 for q, t in zip(queries, top, strict=True)]))
-                                  for k in (1, 5)]))
+                cells.append(fmt([recall(top, queries, k) for k in (1, 5)]))
             for view in ("B", "A"):
                 hits = []
                 for task in tasks:
                     humans = [e.features[enc] for e in episodes
-                              if e.task == task and e.view == other[view]]
+                              if e.task == task and e.view == other_view(view)]
                     if not humans:
                         continue
                     for s in seeds:
@@ -462,53 +485,39 @@ def long_tables(data: Path, feats, clips: list[Clip], encoders: Sequence[str],
                         hits.append(tasks[int(np.argmax(scores))] == task)
                 cells.append(f"{np.mean(hits):.3f} ({sum(hits)}/{len(hits)})")
             print(f"| {label(enc, sim)} | " + " | ".join(cells) + " |")
-    long_store(data, work, encoders)
+    long_store(videos, work, encoders)
 
 
-def long_store(data: Path, work: Path, encoders: Sequence[str]) -> None:
+def long_store(videos: list[LongVideo], work: Path, encoders: Sequence[str]) -> None:
     """`vidskill ingest` the long videos; each stored clip inside one episode queries the
     other camera's clips; recall@1 of the task per searched encoder."""
     from vidskill.store import ClipStore
 
     root = work / "long-store"
-    if root.exists():
-        shutil.rmtree(root)
-    manifest = work / "long.csv"
-    truth = {}
-    with open(manifest, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "label", "domain", "kind"])
-        for meta in sorted((data / "long").glob("long_*.json")):
-            d = json.loads(meta.read_text())
-            w.writerow([data / "long" / d["video"], "", f"cam{d['view']}", "long"])
-            truth[d["video"]] = (d["view"], [(s["start_frame"] / d["fps"],
-                                              (s["end_frame"] + 1) / d["fps"], s["task"])
-                                             for s in d["segments"]])
-    subprocess.run([sys.executable, "-m", "vidskill.cli", "ingest", str(manifest), "--store",
-                    str(root), "--no-progress", *[a for e in encoders for a in ("--encoder", e)]],
-                   check=True, cwd=REPO, capture_output=True, text=True)
+    ingest(root, work / "long.csv", [[v.path, "", f"cam{v.view}", "long"] for v in videos],
+           encoders)
+    by_name = {v.path.name: v for v in videos}
     with ClipStore(root) as store:
         paths = {v.id: Path(v.path).name for v in store.videos()}
         segments = store.segments()
         task, share = {}, []
         for seg in segments:
-            view, episodes = truth[paths[seg.video_id]]
+            video = by_name[paths[seg.video_id]]
             inside, length, name = max((min(seg.end, b) - max(seg.start, a), b - a, t)
-                                       for a, b, t in episodes)
+                                       for a, b, t in video.episodes)
             whole = inside >= 0.8 * (seg.end - seg.start)
-            task[seg.id] = (view, name if whole else None)
+            task[seg.id] = (video.view, name if whole else None)
             if whole:
                 share.append(inside / length)
         queries = [s for s in segments if task[s.id][1] is not None]
         print(f"\nStore path on the long videos: {len(segments)} clips cut by `vidskill "
               f"ingest`, {len(queries)} of them inside one episode (median {np.median(share):.0%} "
-              "of it); "
-              "recall@1 of the task when each queries the other camera's clips:\n")
+              "of it); recall@1 of the task when each queries the other camera's clips:\n")
         print("| encoder | camera A clips -> B | B -> A |\n|---|---|---|")
         for enc in encoders:
             cells = []
             for view in VIEWS:
-                other = f"cam{VIEWS[1 - VIEWS.index(view)]}"
+                other = f"cam{other_view(view)}"
                 hits = [task[store.search(s.id, 1, encoder=enc, domain=other)[0].segment_id][1]
                         == task[s.id][1] for s in queries if task[s.id][0] == view]
                 cells.append(f"{np.mean(hits):.2f} ({len(hits)})")

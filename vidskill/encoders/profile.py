@@ -209,9 +209,11 @@ def spectral_block(energy: np.ndarray, z: np.ndarray, starts: np.ndarray,
     return l2(np.mean(rows, axis=0))
 
 
-def field_scalars(u: np.ndarray, v: np.ndarray, speed: np.ndarray) -> np.ndarray:
+def field_scalars(u: np.ndarray, v: np.ndarray, speed: np.ndarray,
+                  energy: np.ndarray | None = None) -> np.ndarray:
     """(P, len(SCALARS)) shape of each camera-compensated flow field (u, v, |v|: (P, H, W),
     short sides per second): top speed, moving share, coherence, mean |div| and |curl|.
+    energy: each field's mean speed, when the caller has it.
 
     The moving share is the participation ratio (sum s)^2 / (N sum s^2) of the speeds s,
     1 when all N pixels move alike, 1/N when one does: no speed threshold to choose.
@@ -221,7 +223,7 @@ def field_scalars(u: np.ndarray, v: np.ndarray, speed: np.ndarray) -> np.ndarray
     p = len(speed)
     s = speed.reshape(p, -1)
     n = s.shape[1]
-    total = s.sum(1)
+    total = (s.mean(1) if energy is None else np.asarray(energy, np.float64)) * n
     power = np.einsum("ij,ij->i", s, s)
     k = int(TOP_SPEED * (n - 1))
     top = np.partition(s, k, axis=1)[:, k]
@@ -301,9 +303,10 @@ class ProfileEncoder(FlowEncoder):
         v = np.stack([u, vv], axis=-1).astype(np.float32)   # cell means: half resolution will do
         cells = np.stack([cv2.resize(f, (self.grid, self.grid), interpolation=cv2.INTER_AREA)
                           for f in v])
-        return {"energy": mag.reshape(p, -1).mean(1),
+        energy = mag.reshape(p, -1).mean(1)
+        return {"energy": energy,
                 "z": (wgt * (u + 1j * vv)).reshape(p, -1).sum(1) / total,
-                "scalars": field_scalars(u, vv, mag),
+                "scalars": field_scalars(u, vv, mag, energy),
                 "grid": cells.reshape(p, -1)}
 
     def pool(self, prepared, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
