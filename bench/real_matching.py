@@ -1,10 +1,12 @@
 """Cross-camera matching on real footage: retrieval and template selection (issue #18).
 
 The yardstick is `../shared/metaworld-dev`: 8 MetaWorld tasks x 6 episodes (seeds 500-505)
-x 2 cameras about 80 degrees apart (README there). One camera stands in for human video,
-the other for robot executions. Every figure is reported in both camera directions and on
-the development seeds 500-502 (where choices were made), the held-out seeds 503-505 and all
-six. The query's own episode (same task and seed, other camera) is never a candidate.
+x 2 cameras with optical axes about 61 degrees apart (README there); `--data` takes another
+set in its layout, such as the one `bench/data/render_metaworld.py` renders from other tasks
+and cameras. One camera stands in for human video, the other for robot executions. Every
+figure is reported in both camera directions and on the development seeds 500-502 (where
+choices were made), the held-out seeds 503-505 and all six. The query's own episode (same
+task and seed, other camera) is never a candidate.
 
 Sections (each prints markdown tables; the first always runs):
 - direct: per encoder and similarity, recall@1 and @5 of the task, from features
