@@ -10,12 +10,14 @@ import pytest
 from vidskill.boundaries.base import Segment
 from vidskill.encoders.base import Features
 from vidskill.encoders.profile import (
+    COSINE_SHARE,
     GRID,
     SCALARS,
     ProfileEncoder,
     clip_vector,
     edge_failures,
     field_scalars,
+    self_similarity,
     similarities,
 )
 from vidskill.store import ClipStore
@@ -102,6 +104,32 @@ def test_field_scalars_of_translation_rotation_and_expansion():
     assert field_scalars(one, 0 * one, one)[0, 1] == pytest.approx(1 / 100)  # one pixel moves
     still = field_scalars(0 * one, 0 * one, 0 * one)[0]
     assert np.all(still == 0)   # no motion: zeros, not NaN
+
+
+def test_self_similarity_keeps_reversals_from_any_camera_and_ignores_speed():
+    """A reach out and back: the cosine triangle gives the back stroke -1 against the out
+    stroke whatever linear map a camera applies to the flow vectors, and a phase's speed
+    changes only the Euclidean triangle."""
+    rng = np.random.default_rng(0)
+    pattern = rng.normal(size=(GRID * GRID, 2))
+    speed = np.array([1.0, 2.0, 0.5, 1.5])
+    sign = np.array([1.0, 1.0, -1.0, -1.0])            # out, out, back, back
+    fields = (sign * speed)[:, None, None] * pattern    # (4, cells, 2)
+    m = len(speed) * (len(speed) - 1) // 2
+    cosines = np.array([1.0, -1, -1, -1, -1, 1])   # pairs 01 02 03 12 13 23
+    cosines = (cosines - cosines.mean()) / np.linalg.norm(cosines - cosines.mean())
+    for camera in (np.eye(2), np.array([[0.3, -1.2], [0.8, 0.4]])):
+        block = self_similarity((fields @ camera.T).reshape(len(speed), -1))
+        assert block.shape == (2 * m,)
+        assert np.linalg.norm(block) == pytest.approx(1.0)
+        np.testing.assert_allclose(block[m:], np.sqrt(COSINE_SHARE) * cosines, atol=1e-9)
+    faster = fields * np.array([3.0, 1.0, 1.0, 1.0])[:, None, None]
+    a, b = (self_similarity(f.reshape(len(speed), -1)) for f in (fields, faster))
+    np.testing.assert_allclose(a[m:], b[m:], atol=1e-9)
+    assert not np.allclose(a[:m], b[:m], atol=1e-3)
+    still = self_similarity(np.vstack([np.zeros((1, 2 * GRID * GRID)),
+                                       fields.reshape(len(speed), -1)]))
+    assert np.all(np.isfinite(still))
 
 
 def test_periodic_and_one_shot_clips_are_told_apart():

@@ -32,9 +32,13 @@ flow pair across the hard cut a clip cut from a long video starts or ends with;
   changes: high at phase changes), and the field's shape scalars (logs, coherence as is),
   each z-scored over the clip. A farther camera, a larger arm or a faster tempo multiplies
   a channel by a constant: the log makes it an offset and the z-score removes it;
-- ssm: the flow fields' Euclidean self-similarity matrix at SSM_STEPS steps, its upper
-  triangle centred and unit-normalised: which phases resemble or mirror which (after Junejo
-  et al., "View-independent action recognition from temporal self-similarities", 2011);
+- ssm: two self-similarity matrices of the flow fields at SSM_STEPS steps: which phases
+  resemble or mirror which (after Junejo et al., "View-independent action recognition from
+  temporal self-similarities", 2011, who combine several). The Euclidean distances compare
+  whole motions, speed included, so the fast phases dominate; the cosines compare the
+  pattern of the motion whatever its speed, and a projection keeps a motion and its
+  reversal opposite (cosine -1) from any camera. Each upper triangle is centred and
+  unit-normalised, the two weighted by COSINE_SHARE (`self_similarity`);
 - spectral: flow-motion's window descriptor over the clip's 4 s windows, averaged, for
   repetitive motion;
 - gate in [0, 1]: how periodic the clip is: how well its motion path z repeats within
@@ -88,6 +92,7 @@ L = 32              # resampled steps of the DTW profile: phases of ~1/16 of the
 LAGS = (1, 2, 4)    # lags (resampled steps) of the flow-field change channels: within 1/8
 SSM_STEPS = 16      # resampled steps of the self-similarity matrix
 SSM_WEIGHT = 0.3    # share of the self-similarity block (it is the weaker cue alone)
+COSINE_SHARE = 1 / 3   # share of the cosine matrix within that block (Euclidean: the rest)
 BAND = 0.1          # DTW half-width, fraction of L: phase timings may differ by 10% of a clip
 GATE_LOW, GATE_HIGH = 0.5, 0.8   # repeat correlation: one-shot at or below, periodic above
 REPEAT_LAGS = 0.6   # longest lag for a repeat, fraction of the clip: >= 5/3 cycles seen
@@ -238,12 +243,26 @@ def field_scalars(u: np.ndarray, v: np.ndarray, speed: np.ndarray,
     return np.stack([top, area, coherence, div, curl], axis=1)
 
 
+def self_similarity(fields: np.ndarray) -> np.ndarray:
+    """The self-similarity block of (n, D) flow fields: the upper triangles of the Euclidean
+    distances and of the cosines between every two steps (a still step, a zero field, has
+    cosine 0 with all), each centred and unit-normalised, scaled by sqrt(1 - COSINE_SHARE)
+    and sqrt(COSINE_SHARE): the inner product of two blocks is that share of the cosine
+    triangles' inner product plus the rest of the Euclidean ones'."""
+    upper = np.triu_indices(len(fields), 1)
+    sq = (fields ** 2).sum(1)
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * fields @ fields.T, 0.0))
+    unit = fields / np.maximum(np.sqrt(sq), 1e-12)[:, None]
+    return np.concatenate([np.sqrt(1 - COSINE_SHARE) * centred_unit(dist[upper]),
+                           np.sqrt(COSINE_SHARE) * centred_unit((unit @ unit.T)[upper])])
+
+
 @dataclass(frozen=True)
 class Signature:
     """Clip-level descriptors of one clip (see the module docstring)."""
 
     profile: np.ndarray    # (L, 1 + len(LAGS) + len(SCALARS)) z-scored, compared by DTW
-    ssm: np.ndarray        # (SSM_STEPS (SSM_STEPS - 1) / 2,) unit self-similarity triangle
+    ssm: np.ndarray        # (SSM_STEPS (SSM_STEPS - 1),) unit `self_similarity` block
     spectral: np.ndarray   # flow-motion descriptor, unit
     gate: float            # periodic share in [0, 1]
 
@@ -343,10 +362,7 @@ class ProfileEncoder(FlowEncoder):
         channels += [col if name in LINEAR else log_floored(col)
                      for name, col in zip(SCALARS, scalars.T, strict=True)]
         profile = zscore(np.stack(channels, axis=1))
-        fs = resample(fields, SSM_STEPS, t)
-        sq = (fs ** 2).sum(1)
-        dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * fs @ fs.T, 0.0))
-        ssm = centred_unit(dist[np.triu_indices(SSM_STEPS, 1)])
+        ssm = self_similarity(resample(fields, SSM_STEPS, t))
         spectral = spectral_block(energy, z, np.asarray(features.starts, np.float64),
                                   np.asarray(features.ends, np.float64))
         return Signature(profile, ssm, spectral, gate(z))
