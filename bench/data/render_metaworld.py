@@ -50,9 +50,10 @@ def upside_down(model, data, camera: str) -> bool:
     return bool(data.cam_xmat[cid].reshape(3, 3)[2, 1] < 0)
 
 
-def episode(task: str, seed: int, cameras: list[str]) -> dict[str, list] | None:
-    """Frames per camera of the scripted expert's episode, reset to 10 steps after success,
-    or None when it does not succeed within MAX_STEPS."""
+def episode(task: str, seed: int, cameras: list[str]) -> dict | None:
+    """{"frames": camera -> RGB frames, "success": first successful step} of the scripted
+    expert's episode, from reset to 10 steps after success, or None when it does not
+    succeed within MAX_STEPS."""
     import mujoco
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE as ENVS
     from metaworld.policies import ENV_POLICY_MAP
