@@ -250,11 +250,13 @@ def self_similarity(fields: np.ndarray) -> np.ndarray:
     and sqrt(COSINE_SHARE): the inner product of two blocks is that share of the cosine
     triangles' inner product plus the rest of the Euclidean ones'."""
     upper = np.triu_indices(len(fields), 1)
-    sq = (fields ** 2).sum(1)
-    dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * fields @ fields.T, 0.0))
-    unit = fields / np.maximum(np.sqrt(sq), 1e-12)[:, None]
+    gram = fields @ fields.T
+    sq = np.diag(gram)
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * gram, 0.0))
+    norm = np.maximum(np.sqrt(sq), 1e-12)
+    cosine = gram / np.outer(norm, norm)
     return np.concatenate([np.sqrt(1 - COSINE_SHARE) * centred_unit(dist[upper]),
-                           np.sqrt(COSINE_SHARE) * centred_unit((unit @ unit.T)[upper])])
+                           np.sqrt(COSINE_SHARE) * centred_unit(cosine[upper])])
 
 
 @dataclass(frozen=True)
