@@ -18,10 +18,13 @@ Sections (each prints markdown tables; the first always runs):
   the clips of the re-ranked top-5 lay;
 - select: template-selection top-1. For each held-out seed s and task: templates = the
   other camera's clip of seed s of every task (neutral names, one neutral description),
-  human clips = this camera's clips of the task from the other seeds of the split;
-  `--method flow` and the default method with the default text prior;
+  human clips = this camera's clips of the task from the other seeds of the split, and as
+  the reference (`video_scores.hubness_of`) this camera's clips of the other tasks from
+  those seeds, or none; `--method flow` and the default method with the default text
+  prior;
 - choose: the headline decisions again end to end through `vidskill.choose()` with every
-  default (template TOML files and human folders written under --work);
+  default (template TOML files and human folders written under --work, the other tasks'
+  folders as `reference`);
 - tempo: the select section's top-1 (templates camera B) with the templates re-timed x0.5,
   x1.5 and x2 (every 1st, 3rd or 4th frame of the 20 fps files, played at 10 fps);
 - extent: the same with the templates' clips cut short (10% off the start, the end, both
@@ -30,12 +33,12 @@ Sections (each prints markdown tables; the first always runs):
   up, 3-5 tasks per video with hard cuts between them, one camera per video), each cut from
   its whole video's rows at its true bounds as a store cuts its clips. Retrieval of the
   task among the clip set's other-camera episodes, and selection with templates = the
-  clip set's episodes of one seed (each seed in turn) and human clips = every long-video
-  episode of the task from the other camera. Then the whole user path: `vidskill ingest`
-  of the long videos (kind long: cut by the default segmentation), and every stored clip
-  that lies at least 80% inside one episode queries the other camera's stored clips
-  (`ClipStore.search(segment id, domain=...)`, as `vidskill query --segment` does): is
-  the top hit a clip of the same task?
+  clip set's episodes of one seed (each seed in turn), human clips = every long-video
+  episode of the task from the other camera and the reference = those of the other tasks.
+  Then the whole user path: `vidskill ingest` of the long videos (kind long: cut by the
+  default segmentation), and every stored clip that lies at least 80% inside one episode
+  queries the other camera's stored clips (`ClipStore.search(segment id, domain=...)`, as
+  `vidskill query --segment` does): is the top hit a clip of the same task?
 
     python bench/real_matching.py [--data ../shared/metaworld-dev] [--work DIR]
         [--sections store select choose tempo extent long]
@@ -66,9 +69,11 @@ from vidskill.select.text import get_text_scorer
 from vidskill.select.video_scores import (
     DEFAULT_K,
     DEFAULT_SIMILARITY,
+    HUB_K,
     evidence_scores,
+    hubness_of,
     source_name,
-    top_k_mean,
+    template_scores,
 )
 from vidskill.video import Frames, open_video
 
@@ -180,8 +185,11 @@ def direct(feats, A: list[Clip], B: list[Clip], encoders: Sequence[str]) -> dict
 
 
 def select(S: np.ndarray, A: list[Clip], B: list[Clip], template_view: str,
-           seeds: Sequence[int], prior: dict[str, np.ndarray]) -> dict[str, float]:
-    """Top-1 of `flow` and of the default method over every (held-out seed, task)."""
+           seeds: Sequence[int], prior: dict[str, np.ndarray], reference: bool = True
+           ) -> dict[str, float]:
+    """Top-1 of `flow` and of the default method over every (held-out seed, task); with
+    `reference`, the human camera's clips of the other tasks from the other seeds are the
+    reference (as `vidskill select --store` takes a store's other human clips)."""
     tasks = sorted({c.task for c in A})
     row = {(c.task, c.seed): i for i, c in enumerate(A)}
     col = {(c.task, c.seed): j for j, c in enumerate(B)}
@@ -191,17 +199,21 @@ def select(S: np.ndarray, A: list[Clip], B: list[Clip], template_view: str,
     for s in seeds:
         for t_i, task in enumerate(tasks):
             others = [o for o in seeds if o != s]
+            rest = [(t, o) for t in tasks if t != task for o in others]
             if template_view == "B":   # rows: templates (B, seed s); columns: humans (A)
-                sims = S[np.ix_([row[task, o] for o in others],
-                                [col[t, s] for t in tasks])].T
+                T = [col[t, s] for t in tasks]
+                sims = S[np.ix_([row[task, o] for o in others], T)].T
+                ref = S[np.ix_([row[k] for k in rest], T)].T
             else:
-                sims = S[np.ix_([row[t, s] for t in tasks],
-                                [col[task, o] for o in others])]
+                T = [row[t, s] for t in tasks]
+                sims = S[np.ix_(T, [col[task, o] for o in others])]
+                ref = S[np.ix_(T, [col[k] for k in rest])]
+            hubs = hubness_of(ref) if reference and ref.shape[1] >= HUB_K else None
             for method in hits:
                 rule = method_rule(method, video, DEFAULT_K)
-                scores = {video: (evidence_scores(sims, DEFAULT_K)
+                scores = {video: (evidence_scores(sims, DEFAULT_K, hubs)
                                   if rule.video_scale == "evidence"
-                                  else top_k_mean(sims, DEFAULT_K))}
+                                  else template_scores(sims, DEFAULT_K, hubs))}
                 if TEXT in rule.sources([TEXT, video]):
                     scores[TEXT] = prior[task]
                 hits[method].append(fuse(task, names, scores, rule).best == names[t_i])
@@ -222,13 +234,19 @@ def skill_text(task: str) -> str:
 def selection_tables(mats: dict, A: list[Clip], B: list[Clip]) -> None:
     prior = text_prior(sorted({c.task for c in A}))
     print(f"\n## Template selection top-1 (`--method flow` / default `{DEFAULT_METHOD}` with the "
-          f"{DEFAULT_TEXT} prior; each seed held out in turn)\n")
-    print("| encoder / similarity | templates | dev | test | all |\n|---|---|---|---|---|")
+          f"{DEFAULT_TEXT} prior; each seed held out in turn; reference: the human camera's "
+          "clips of the other tasks, or none)\n")
+    print("| encoder / similarity | templates | reference | dev | test | all |\n"
+          "|---|---|---|---|---|---|")
     for (enc, sim), S in mats.items():
         for view in ("B", "A"):
-            cells = [select(S, A, B, view, seeds, prior) for seeds in SPLITS.values()]
-            print(f"| {label(enc, sim)} | camera {view} | "
-                  + " | ".join(f"{c['flow']:.3f} / {c[DEFAULT_METHOD]:.3f}" for c in cells) + " |")
+            for reference in (True, False):
+                cells = [select(S, A, B, view, seeds, prior, reference)
+                         for seeds in SPLITS.values()]
+                print(f"| {label(enc, sim)} | camera {view} | "
+                      f"{'other tasks' if reference else 'none'} | "
+                      + " | ".join(f"{c['flow']:.3f} / {c[DEFAULT_METHOD]:.3f}" for c in cells)
+                      + " |")
 
 
 # -- the store path ----------------------------------------------------------------------
@@ -316,7 +334,8 @@ def index_depth(index_sims: np.ndarray, S: np.ndarray, queries: list[Clip],
 
 
 def choose_end_to_end(clips: list[Clip], work: Path, cache: Path) -> None:
-    """The headline selection (templates B, humans A, all seeds) through `choose()`."""
+    """The headline selection (templates B, humans A, all seeds) through `choose()`, the
+    other tasks' human folders as the reference."""
     tasks = sorted({c.task for c in clips})
     by = {(c.task, c.seed, c.view): c for c in clips}
     hits: dict[str, list[bool]] = {"flow": [], DEFAULT_METHOD: []}
@@ -331,15 +350,17 @@ def choose_end_to_end(clips: list[Clip], work: Path, cache: Path) -> None:
             lines += ["[[template]]", f'name = "template_{i + 1}"',
                       f'description = "{DESCRIPTION}"', f'video = ["{by[t, s, "B"].path}"]', ""]
         (folder / "templates.toml").write_text("\n".join(lines))
-        for i, t in enumerate(tasks):
+        for t in tasks:
             human = folder / f"human-{t}"
             human.mkdir()
             for o in SPLITS["all"]:
                 if o != s:
                     (human / by[t, o, "A"].name).symlink_to(by[t, o, "A"].path)
+        for i, t in enumerate(tasks):
             for method in hits:
-                choice = choose(skill_text(t), folder / "templates.toml", human=human,
-                                method=method, cache=cache)
+                choice = choose(skill_text(t), folder / "templates.toml",
+                                human=folder / f"human-{t}", reference=folder, method=method,
+                                cache=cache)
                 hits[method].append(choice.ranking.best == f"template_{i + 1}")
     print(f"\n## `vidskill.choose()` end to end (defaults: {DEFAULT_VIDEO_ENCODER}, similarity "
           f"{DEFAULT_SIMILARITY}, text {DEFAULT_TEXT}; templates camera B, all seeds; "
@@ -460,7 +481,8 @@ def long_tables(data: Path, feats, clips: list[Clip], encoders: Sequence[str],
     print(f"\n## Long videos, held out ({len(episodes)} episodes cut at their true bounds; "
           "retrieval among the clip set's other camera, recall@1 / @5; selection top-1 "
           "`--method flow`, templates = the clip set's episodes of one seed, humans = every "
-          "long episode of the task from the other camera)\n")
+          "long episode of the task from the other camera, reference = those of the other "
+          "tasks)\n")
     print("| encoder / similarity | episodes A -> clips B | B -> A | selection, templates "
           "camera B | camera A |\n|---|---|---|---|---|")
     for enc in encoders:
@@ -480,10 +502,13 @@ def long_tables(data: Path, feats, clips: list[Clip], encoders: Sequence[str],
                               if e.task == task and e.view == other_view(view)]
                     if not humans:
                         continue
+                    rest = [e.features[enc] for e in episodes
+                            if e.task != task and e.view == other_view(view)]
                     for s in seeds:
                         templates = [feats[c.name][enc] for t in tasks for c in clips
                                      if c.task == t and c.seed == s and c.view == view]
-                        scores = top_k_mean(matrix(templates, humans, sim), DEFAULT_K)
+                        scores = template_scores(matrix(templates, humans, sim), DEFAULT_K,
+                                                 hubness_of(matrix(templates, rest, sim)))
                         hits.append(tasks[int(np.argmax(scores))] == task)
                 cells.append(f"{np.mean(hits):.3f} ({sum(hits)}/{len(hits)})")
             print(f"| {label(enc, sim)} | " + " | ".join(cells) + " |")

@@ -63,6 +63,26 @@ def test_select_with_human_folder_prints_every_score(corpus, cache, tmp_path):
     assert bad.returncode == 2 and "flow-profile compares clips itself" in bad.stderr
 
 
+def test_a_reference_folder_marks_down_a_template_near_every_skill(corpus, cache, tmp_path):
+    # cut: circle_sweep's execution is near the clips of many skills (it also wins scoop)
+    # and beats vertical_saw on the two cut clips alone (seed 0, SYNTH_VERSION 3); with the
+    # other skills' clips as the reference its hubness takes it back below vertical_saw
+    root = tmp_path / "humans"
+    for v in corpus.select(domain="human", kind="clip"):
+        (root / v.label).mkdir(parents=True, exist_ok=True)
+        shutil.copy(v.path, root / v.label / v.path.name)
+    base = ["select", "--skill", "cut the carrot", "--templates", str(corpus.templates_file),
+            "--human", str(root / "cut"), "--method", "flow", "--cache", cache, "--json"]
+    alone = json.loads(cli(*base).stdout)
+    assert alone["templates"][:2] == ["circle_sweep", "vertical_saw"]
+    with_reference = json.loads(cli(*base, "--reference", str(root)).stdout)
+    assert with_reference["templates"][:2] == ["vertical_saw", "circle_sweep"]
+    assert with_reference["human_clips"] == alone["human_clips"]   # its own clips stay its own
+    bad = cli("select", "--skill", "cut the carrot", "--templates", str(corpus.templates_file),
+              "--store", str(tmp_path / "store"), "--reference", str(root), "--method", "flow")
+    assert bad.returncode == 2 and "--reference goes with --human" in bad.stderr
+
+
 def test_select_from_store_by_skill_text(corpus, cache, tmp_path):
     store = tmp_path / "store"
     sources = [Source(v.path, "clip", v.label, "human")

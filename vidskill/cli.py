@@ -846,7 +846,8 @@ def _select(args: argparse.Namespace) -> int:
                          "without it (each uses the label it names) or one call per skill")
     docs = []
     for skill in progress_bar(args.skill, len(args.skill) > 1, desc="select", unit="skill"):
-        choice = choose(skill, args.templates, human=args.human, store=args.store,
+        choice = choose(skill, args.templates, human=args.human, reference=args.reference,
+                        store=args.store,
                         label=args.label, query=args.query, method=args.method,
                         encoder=args.encoder, similarity=args.similarity, text=args.text,
                         k=args.k, cache=args.cache)
@@ -924,6 +925,10 @@ def _add_select(sub) -> None:
     p.add_argument("--templates", required=True, type=Path, help="template file (.toml)")
     p.add_argument("--human", type=Path,
                    help="folder of videos of a person doing the skill (default: none; or --store)")
+    p.add_argument("--reference", type=Path,
+                   help="with --human: a folder of human clips of other skills (videos, or a "
+                   "folder per skill); a template that resembles them all is marked down "
+                   "(default: none; with --store its other human clips are used)")
     p.add_argument("--store", type=Path,
                    help="clip store holding human clips (default: none; or --human)")
     p.add_argument("--label", help="store label of the skill (default: the label the skill names)")

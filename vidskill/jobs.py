@@ -90,6 +90,7 @@ SELECT: dict[str, Any] = {
     "skill": Key(str, required=True),
     "templates": Key(PATH, required=True),
     "human": Key(PATH),
+    "reference": Key(PATH),
     "store": Key(PATH),
     "label": Key(str, ""),
     "query": Key(PATH),
@@ -290,7 +291,8 @@ def _select(config: dict, file: Path):
         raise ConfigError(f"{file}: give exactly one of 'human' (a folder of clips of the "
                           "skill) or 'store' (a clip store with labelled human clips)")
     return choose(config["skill"], config["templates"], human=config["human"],
-                  store=config["store"], label=config["label"] or None, query=config["query"],
+                  reference=config["reference"], store=config["store"],
+                  label=config["label"] or None, query=config["query"],
                   method=config["method"], encoder=config["encoder"],
                   similarity=config["similarity"], text=config["text"], k=config["k"],
                   cache=config["cache"])

@@ -1,7 +1,9 @@
 """Choose templates for one skill: gather its human clips, score video and text, fuse.
 
 What `vidskill select` runs. The human clips come from a folder (`human`), or from a store
-by label (`label`, else the store label the skill names) or by a query clip (`query`).
+by label (`label`, else the store label the skill names) or by a query clip (`query`). Human
+clips of other skills (a `reference` folder, or the store's other human clips) mark down a
+template that resembles them all (`video_scores.hubness_of`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def choose(
     templates_file: str | os.PathLike,
     *,
     human: str | os.PathLike | None = None,
+    reference: str | os.PathLike | None = None,
     store: str | os.PathLike | None = None,
     label: str | None = None,
     query: str | os.PathLike | None = None,
@@ -59,9 +62,16 @@ def choose(
 ) -> Choice:
     """Rank the templates of `templates_file` for `skill` with the selector `method`.
 
+    reference: with `human`, a folder of human clips of other skills (`reference_files`);
+    with a `store`, its other human clips are the reference.
     encoder: the video encoder; None = DEFAULT_VIDEO_ENCODER, or with a `store` that lacks
-    it the store's first encoder (clips are compared as the store encoded them). Features go to `cache` (default: `vidskill._files.user_cache_dir()`), so a repeated selection is fast.
+    it the store's first encoder (clips are compared as the store encoded them). Features
+    go to `cache` (default: `vidskill._files.user_cache_dir()`), so a repeated selection is
+    fast.
     """
+    if reference is not None and store is not None:
+        raise ConfigError("--reference goes with --human: with --store, the store's human "
+                          "clips of other skills are the reference")
     cache = user_cache_dir() if cache is None else cache
     templates = load_templates(templates_file)
     encoder = encoder or _default_encoder(store)
@@ -74,7 +84,7 @@ def choose(
                               "--store S (with --label L or --query CLIP)")
         if human is not None:
             scorer = VideoScorer.build(encoder, similarity, k=k, cache=cache)
-            humans = human_clips_from_folder(skill, human, scorer)
+            humans = human_clips_from_folder(skill, human, scorer, reference)
         else:
             with ClipStore(store, readonly=True) as clip_store:
                 scorer = VideoScorer.for_store(clip_store, encoder, similarity, k=k, cache=cache)

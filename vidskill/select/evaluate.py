@@ -7,8 +7,9 @@ plus flow in standard errors; text keeps the top k and flow picks; weighted z-sc
 success and recall@3 are taken against the corpus's correct template, a tie counting as a
 random pick among the tied (`vidskill.metrics.hit_chance`: the correct one tied with two
 others at the top counts 1/3). Human clips are the corpus's labelled single-skill human
-clips. Any corpus
-with ground truth works: the demo corpus, or real footage wrapped as a `LabelledCorpus`.
+clips; those of the other skills are each skill's reference (`video_scores.hubness_of`).
+Any corpus with ground truth works: the demo corpus, or real footage wrapped as a
+`LabelledCorpus`.
 Rows that cannot run (no weights, a missing text backend) say why instead of a number.
 """
 
@@ -35,7 +36,7 @@ from vidskill.select.video_scores import (
     VideoScorer,
     evidence_scores,
     prime,
-    top_k_mean,
+    template_scores,
 )
 from vidskill.weights import find_weights, missing_message, model_entry
 
@@ -145,8 +146,11 @@ def evaluate_selection(
     for scorer in scorers:
         clips = humans[scorer.encoder.name]
         sims = [scorer.similarities(templates, clips[s]) for s in skills]
-        video[scorer.source] = [top_k_mean(x, scorer.k) for x in sims]
-        evidence[scorer.source] = [evidence_scores(x, scorer.k) for x in sims]
+        hubs = [scorer.hubness(templates, clips[s]) for s in skills]
+        video[scorer.source] = [template_scores(x, scorer.k, h)
+                                for x, h in zip(sims, hubs, strict=True)]
+        evidence[scorer.source] = [evidence_scores(x, scorer.k, h)
+                                   for x, h in zip(sims, hubs, strict=True)]
         rows.append(_row(f"video: {scorer.source}", templates, skills, correct,
                          [{scorer.source: v} for v in video[scorer.source]], "flow",
                          scorer.source))
@@ -179,13 +183,16 @@ def evaluate_selection(
 
 def _human_clips(corpus: LabelledCorpus, skills: Sequence[str],
                  scorers: Sequence[VideoScorer]) -> dict[str, dict[str, HumanClips]]:
-    """Encoder -> skill -> the corpus's labelled human clips (flow shared across encoders)."""
+    """Encoder -> skill -> the corpus's labelled human clips, those of the other skills as
+    the reference (flow shared across encoders)."""
     clips = {s: list(corpus.human_clips(s)) for s in skills}
     templates = load_templates(corpus.templates_file)
     prime(scorers, [p for c in clips.values() for p in c]
           + [p for t in templates for p in t.videos])
     return {sc.encoder.name: {s: HumanClips(s, tuple(sc.features(p) for p in clips[s]),
-                                            tuple(p.name for p in clips[s]))
+                                            tuple(p.name for p in clips[s]),
+                                            tuple(sc.features(p) for o in skills if o != s
+                                                  for p in clips[o]))
                               for s in skills} for sc in scorers}
 
 

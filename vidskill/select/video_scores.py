@@ -2,20 +2,24 @@
 
 For every template, each of its execution videos is compared with every human clip of the
 skill, and the template's score is the mean of its top-k similarities (k small, so a few
-good matches count and odd clips do not), averaged over its execution videos. The
-similarity (`similarity.py`) is the encoder's own comparison by default ("encoder": for
-window encoders the cosine of mean-pooled windows, the paper's; for flow-profile DTW over
-ordered motion profiles), or the cosine of clip embeddings, or DTW over the window
-sequences. `evidence` puts the
-same scores in units of their own measurement noise (see `top_k_error`), the scale the
-"evidence" fusion adds to a text prior's log-probabilities. One scorer per
-encoder; the human clips come from video files (`human_clips_from_folder`), from a store by
-label (`human_clips_from_store`, `match_label`) or from a store by a query clip
-(`human_clips_by_query`). No human clips is an error (`NoHumanClipsError`), never a guess.
+good matches count and odd clips do not), averaged over its execution videos, less half its
+hubness (`hubness_of`) where human clips of other skills are at hand (the reference): a template whose
+motion resembles every human clip would win skills it does not perform, across cameras
+above all. The similarity (`similarity.py`) is the encoder's own comparison by default
+("encoder": for window encoders the cosine of mean-pooled windows, the paper's; for
+flow-profile DTW over ordered motion profiles), or the cosine of clip embeddings, or DTW
+over the window sequences. `evidence` puts the same scores in units of their own
+measurement noise (see `top_k_error`), the scale the "evidence" fusion adds to a text
+prior's log-probabilities. One scorer per encoder; the human clips come from video files
+(`human_clips_from_folder`, with a reference folder), from a store by label
+(`human_clips_from_store`, `match_label`) or from a store by a query clip
+(`human_clips_by_query`), where the store's other human clips are the reference. No human
+clips is an error (`NoHumanClipsError`), never a guess.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,21 +41,27 @@ from vidskill.select.fusion import NoHumanClipsError
 from vidskill.select.similarity import SIMILARITIES, similarities
 from vidskill.select.templates import Template
 from vidskill.select.text.lexical import lexical_terms
-from vidskill.store import ClipStore, StoreError
+from vidskill.store import ClipStore, SegmentRecord, StoreError
 from vidskill.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 DEFAULT_K = 3
 DEFAULT_SIMILARITY = "encoder"
 HUMAN = "human"
+HUB_K = 10          # hubness: mean similarity to the 10 nearest reference clips (CSLS's K)
+HUB_SHARE = 0.5     # share of it taken off a template's score (CSLS's 1/2)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class HumanClips:
-    """The human clips of one skill as feature sequences of one encoder, with where each is from."""
+    """The human clips of one skill as feature sequences of one encoder, with where each is
+    from, and human clips of other skills (`reference`) to measure the templates' hubness."""
 
     skill: str
     clips: tuple[Features, ...]
     names: tuple[str, ...]
+    reference: tuple[Features, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.clips:
@@ -123,22 +133,36 @@ class VideoScorer:
 
     def similarities(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
         """(templates, human clips) similarity, averaged over each template's videos."""
+        return self._against(templates, humans.clips)
+
+    def hubness(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray | None:
+        """`hubness_of` each template against the human clips of other skills (None with
+        fewer than HUB_K of them, too few to tell a template near every clip)."""
+        if len(humans.reference) < HUB_K:
+            return None
+        return hubness_of(self._against(templates, humans.reference))
+
+    def score(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
+        """One score per template: mean of its top-k similarities to the human clips, less
+        HUB_SHARE of its hubness."""
+        return template_scores(self.similarities(templates, humans), self.k,
+                               self.hubness(templates, humans))
+
+    def evidence(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
+        """`score` in standard errors (`top_k_error`): same ranking, a noise-aware scale."""
+        return evidence_scores(self.similarities(templates, humans), self.k,
+                               self.hubness(templates, humans))
+
+    def _against(self, templates: Sequence[Template], clips: Sequence[Features]) -> np.ndarray:
+        """(templates, clips) similarity, averaged over each template's videos."""
         rows = []
         for t in templates:
             if not t.videos:
                 raise ConfigError(f"template {t.name!r} has no video; video scores need an "
                                   "execution video per template (field 'video')")
-            rows.append(np.mean([similarities(self.similarity, self.features(v), humans.clips)
+            rows.append(np.mean([similarities(self.similarity, self.features(v), clips)
                                  for v in t.videos], axis=0))
         return np.asarray(rows)
-
-    def score(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
-        """One score per template: mean of its top-k similarities to the human clips."""
-        return top_k_mean(self.similarities(templates, humans), self.k)
-
-    def evidence(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
-        """`score` in standard errors (`top_k_error`): same ranking, a noise-aware scale."""
-        return evidence_scores(self.similarities(templates, humans), self.k)
 
 
 def source_name(encoder: str, similarity: str) -> str:
@@ -186,9 +210,27 @@ def top_k_error(similarities: np.ndarray, k: int) -> float:
     return spread if spread > 1e-9 else 1.0
 
 
-def evidence_scores(similarities: np.ndarray, k: int) -> np.ndarray:
-    """Top-k mean similarities in units of their standard error (`top_k_error`)."""
-    return top_k_mean(similarities, k) / top_k_error(similarities, k)
+def hubness_of(reference_similarities: np.ndarray) -> np.ndarray:
+    """Each template's mean similarity to its HUB_K most similar reference clips (rows:
+    templates, columns: human clips of other skills): how much it resembles human motion
+    in general. A template that does (a "hub") is near every skill's clips and would win
+    skills it does not perform. Taking HUB_SHARE of it off the score is CSLS (Conneau et
+    al., "Word translation without parallel data", 2018; one of the normalisations of
+    QB-Norm, Bogolin et al. 2022, for text-video retrieval), with its K = 10 and 1/2."""
+    return top_k_mean(reference_similarities, HUB_K)
+
+
+def template_scores(similarities: np.ndarray, k: int,
+                    hubs: np.ndarray | None = None) -> np.ndarray:
+    """Top-k mean similarities, less HUB_SHARE of the templates' hubness when known."""
+    scores = top_k_mean(similarities, k)
+    return scores if hubs is None else scores - HUB_SHARE * np.asarray(hubs, np.float64)
+
+
+def evidence_scores(similarities: np.ndarray, k: int,
+                    hubs: np.ndarray | None = None) -> np.ndarray:
+    """`template_scores` in units of the top-k mean's standard error (`top_k_error`)."""
+    return template_scores(similarities, k, hubs) / top_k_error(similarities, k)
 
 
 def video_files(folder: str | os.PathLike) -> list[Path]:
@@ -201,14 +243,31 @@ def video_files(folder: str | os.PathLike) -> list[Path]:
                   or (p.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.iterdir())))
 
 
-def human_clips_from_folder(skill: str, folder: str | os.PathLike,
-                            scorer: VideoScorer) -> HumanClips:
-    """Every video in `folder` is one human clip of `skill`."""
+def human_clips_from_folder(skill: str, folder: str | os.PathLike, scorer: VideoScorer,
+                            reference: str | os.PathLike | None = None) -> HumanClips:
+    """Every video in `folder` is one human clip of `skill`; the clips of the `reference`
+    folder (`reference_files`), less these, are human clips of other skills."""
     paths = video_files(folder)
     if not paths:
         raise NoHumanClipsError(skill, f"{folder} holds no videos ({', '.join(VIDEO_SUFFIXES)})")
+    others = [] if reference is None else reference_files(reference, exclude=paths)
+    if reference is not None and len(others) < HUB_K:
+        log.warning("%s holds %d clips of other skills, fewer than %d: too few to tell a "
+                    "template near every human clip, so none is marked down", reference,
+                    len(others), HUB_K)
     return HumanClips(skill, tuple(scorer.features(p) for p in paths),
-                      tuple(p.name for p in paths))
+                      tuple(p.name for p in paths), tuple(scorer.features(p) for p in others))
+
+
+def reference_files(folder: str | os.PathLike, exclude: Sequence[Path] = ()) -> list[Path]:
+    """The clips of a reference folder, human clips of many skills: its videos and those of
+    its subfolders (one folder per skill, as `--human` takes them), less `exclude`."""
+    folder = Path(folder)
+    found = video_files(folder)
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p not in found):
+        found += video_files(sub)
+    skip = {p.resolve() for p in exclude}
+    return [p for p in found if p.resolve() not in skip]
 
 
 def store_labels(store: ClipStore, domain: str = HUMAN) -> list[str]:
@@ -231,21 +290,24 @@ def match_label(skill: str, labels: Sequence[str]) -> str:
 
 def human_clips_from_store(skill: str, store: ClipStore, scorer: VideoScorer,
                            label: str | None = None, domain: str = HUMAN) -> HumanClips:
-    """The store's `domain` clips labelled `label` (default: the label the skill names)."""
+    """The store's `domain` clips labelled `label` (default: the label the skill names); its
+    `domain` clips of every other label are the reference."""
     label = label or match_label(skill, store_labels(store, domain))
-    segments = store.segments(domain=domain, label=label)
+    everything = store.segments(domain=domain)
+    segments = [s for s in everything if s.label == label]
     if not segments:
         raise NoHumanClipsError(skill, f"{store.path} has no {domain} clips labelled {label!r}")
-    return HumanClips(skill, tuple(store.clip_features(s, scorer.encoder.name)
-                                   for s in segments),
+    return HumanClips(skill, _stored_clips(store, segments, scorer),
                       tuple(f"{Path(s.video_path).name}@{s.start:.1f}-{s.end:.1f}s"
-                            for s in segments))
+                            for s in segments),
+                      _stored_clips(store, [s for s in everything if s.label != label], scorer))
 
 
 def human_clips_by_query(skill: str, query: str | os.PathLike, store: ClipStore,
                          scorer: VideoScorer, n: int = 5, domain: str = HUMAN) -> HumanClips:
     """The query clip and the `n` `domain` clips of the store nearest to it; clips cut from
-    the query file itself (the same content already in the store) are not counted twice."""
+    the query file itself (the same content already in the store) are not counted twice.
+    The store's other `domain` clips are the reference."""
     feats = scorer.features(query)
     own = store.find_video(content_hash(query))
     exclude = [c.id for c in store.segments(video_id=own.id)] if own else []
@@ -254,10 +316,16 @@ def human_clips_by_query(skill: str, query: str | os.PathLike, store: ClipStore,
                       for h in hits)]
     names = [Path(query).name, *(f"{Path(h.video_path).name}@{h.start:.1f}-{h.end:.1f}s"
                                  for h in hits)]
-    return HumanClips(skill, tuple(clips), tuple(names))
+    used = {*exclude, *(h.segment_id for h in hits)}
+    rest = [s for s in store.segments(domain=domain) if s.id not in used]
+    return HumanClips(skill, tuple(clips), tuple(names), _stored_clips(store, rest, scorer))
 
 
-def video_scores(templates: Sequence[Template], humans: dict[str, HumanClips],
-                 scorers: Sequence[VideoScorer]) -> dict[str, np.ndarray]:
-    """Source name -> one score per template, for each scorer (its encoder's human clips)."""
-    return {s.source: s.score(templates, humans[s.encoder.name]) for s in scorers}
+def _stored_clips(store: ClipStore, segments: Sequence[SegmentRecord],
+                  scorer: VideoScorer) -> tuple[Features, ...]:
+    """The scorer encoder's rows of stored segments (each video's features read once)."""
+    videos: dict[int, Features] = {}
+    for s in segments:
+        if s.video_id not in videos:
+            videos[s.video_id] = store.features(s.video_id, scorer.encoder.name)
+    return tuple(videos[s.video_id].clip(s.start, s.end) for s in segments)
