@@ -78,6 +78,10 @@ def test_a_reference_folder_marks_down_a_template_near_every_skill(corpus, cache
     with_reference = json.loads(cli(*base, "--reference", str(root)).stdout)
     assert with_reference["templates"][:2] == ["vertical_saw", "circle_sweep"]
     assert with_reference["human_clips"] == alone["human_clips"]   # its own clips stay its own
+    assert (alone["reference_clips"], with_reference["reference_clips"]) == (0, 14)
+    shown = cli(*base[:-1], "--reference", str(root)).stdout.splitlines()
+    assert shown[1] == ("14 human clips of other skills: each template's score is less half "
+                        "its hubness against them")
     bad = cli("select", "--skill", "cut the carrot", "--templates", str(corpus.templates_file),
               "--store", str(tmp_path / "store"), "--reference", str(root), "--method", "flow")
     assert bad.returncode == 2 and "--reference goes with --human" in bad.stderr

@@ -872,6 +872,8 @@ def _choice_dict(choice, text: str | None = None) -> dict:
     if text:
         out["text"] = text
     out["human_clips"] = list(choice.humans.names) if choice.humans else []
+    out["reference_clips"] = (len(choice.humans.reference)
+                              if choice.humans and choice.humans.marks_hubs else 0)
     return out
 
 
@@ -884,6 +886,9 @@ def _print_choice(choice, skill: str, as_json: bool) -> None:
     if choice.humans is not None:
         print(f"{len(choice.humans.clips)} human clips of {skill!r}: "
               f"{', '.join(choice.humans.names)}")
+        if choice.humans.marks_hubs:
+            print(f"{len(choice.humans.reference)} human clips of other skills: each "
+                  "template's score is less half its hubness against them")
     sources = list(ranking.scores)
     rows = [("rank", "template", "fused", *sources)]
     place = 1

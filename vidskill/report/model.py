@@ -190,12 +190,14 @@ def score_meaning(source: str, method: str, text: str | None) -> str:
     if source == "text":
         return _TEXT_MEANINGS.get(text or "", "text prior of the description given the "
                                   "skill (higher fits better)")
+    hubness = ("less half its hubness (its mean similarity to its 10 nearest human clips of "
+               "other skills) where 10 or more such clips were given")
     if method == "evidence":
         return (f"video ({source}): mean similarity of the template's execution clip to its "
-                "top-k human clips, in standard errors of that mean (how many times its own "
-                "noise it lies above zero)")
-    return (f"video ({source}): mean of the top-k cosine similarities between the template's "
-            "execution clip and the human clips (-1 to 1)")
+                f"top-k human clips, {hubness}, in standard errors of that mean (how many "
+                "times its own noise it lies above zero)")
+    return (f"video ({source}): mean of the top-k similarities between the template's "
+            f"execution clip and the human clips (at most 1), {hubness}")
 
 
 def _fused_meaning(method: str) -> str:

@@ -67,6 +67,12 @@ class HumanClips:
         if not self.clips:
             raise NoHumanClipsError(self.skill)
 
+    @property
+    def marks_hubs(self) -> bool:
+        """Whether the reference holds enough clips (HUB_K) to tell a template near every
+        human clip."""
+        return len(self.reference) >= HUB_K
+
 
 @dataclass
 class VideoScorer:
@@ -138,7 +144,7 @@ class VideoScorer:
     def hubness(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray | None:
         """`hubness_of` each template against the human clips of other skills (None with
         fewer than HUB_K of them, too few to tell a template near every clip)."""
-        if len(humans.reference) < HUB_K:
+        if not humans.marks_hubs:
             return None
         return hubness_of(self._against(templates, humans.reference))
 
