@@ -23,8 +23,9 @@ Sections (each prints markdown tables; the first always runs):
   those seeds, or none; `--method flow` and the default method with the default text
   prior;
 - choose: the headline decisions again end to end through `vidskill.choose()` with every
-  default (template TOML files and human folders written under --work, the other tasks'
-  folders as `reference`);
+  default (template TOML files written under --work), the human clips from folders (the
+  other tasks' folders as `reference`) and from a store per held-out seed (`vidskill
+  ingest` of its human clips, label = task; its other labels are the reference);
 - tempo: the select section's top-1 (templates camera B) with the templates re-timed x0.5,
   x1.5 and x2 (every 1st, 3rd or 4th frame of the 20 fps files, played at 10 fps);
 - extent: the same with the templates' clips cut short (10% off the start, the end, both
@@ -334,11 +335,15 @@ def index_depth(index_sims: np.ndarray, S: np.ndarray, queries: list[Clip],
 
 
 def choose_end_to_end(clips: list[Clip], work: Path, cache: Path) -> None:
-    """The headline selection (templates B, humans A, all seeds) through `choose()`, the
-    other tasks' human folders as the reference."""
+    """The headline selection (templates B, humans A, all seeds) through `choose()`, with
+    the human clips from folders (the other tasks' folders as `reference`) and from a store
+    per held-out seed (`vidskill ingest` of the other seeds' camera-A clips, label = task,
+    domain human; its other labels are the reference)."""
     tasks = sorted({c.task for c in clips})
     by = {(c.task, c.seed, c.view): c for c in clips}
-    hits: dict[str, list[bool]] = {"flow": [], DEFAULT_METHOD: []}
+    sources = ("folders", "store")
+    hits: dict[tuple[str, str], list[bool]] = {(src, m): [] for src in sources
+                                               for m in ("flow", DEFAULT_METHOD)}
     t0 = time.perf_counter()
     for s in SPLITS["all"]:
         folder = work / f"choose-{s}"
@@ -350,24 +355,30 @@ def choose_end_to_end(clips: list[Clip], work: Path, cache: Path) -> None:
             lines += ["[[template]]", f'name = "template_{i + 1}"',
                       f'description = "{DESCRIPTION}"', f'video = ["{by[t, s, "B"].path}"]', ""]
         (folder / "templates.toml").write_text("\n".join(lines))
+        humans = {t: [by[t, o, "A"] for o in SPLITS["all"] if o != s] for t in tasks}
         for t in tasks:
-            human = folder / f"human-{t}"
-            human.mkdir()
-            for o in SPLITS["all"]:
-                if o != s:
-                    (human / by[t, o, "A"].name).symlink_to(by[t, o, "A"].path)
+            (folder / f"human-{t}").mkdir()
+            for c in humans[t]:
+                (folder / f"human-{t}" / c.name).symlink_to(c.path)
+        store = folder / "store"
+        ingest(store, folder / "humans.csv",
+               [[c.path, t, "human", "clip"] for t in tasks for c in humans[t]],
+               [DEFAULT_VIDEO_ENCODER])
         for i, t in enumerate(tasks):
-            for method in hits:
-                choice = choose(skill_text(t), folder / "templates.toml",
-                                human=folder / f"human-{t}", reference=folder, method=method,
-                                cache=cache)
-                hits[method].append(choice.ranking.best == f"template_{i + 1}")
+            for src, method in hits:
+                given = (dict(store=store, label=t) if src == "store"
+                         else dict(human=folder / f"human-{t}", reference=folder))
+                choice = choose(skill_text(t), folder / "templates.toml", method=method,
+                                cache=cache, **given)
+                hits[src, method].append(choice.ranking.best == f"template_{i + 1}")
     print(f"\n## `vidskill.choose()` end to end (defaults: {DEFAULT_VIDEO_ENCODER}, similarity "
           f"{DEFAULT_SIMILARITY}, text {DEFAULT_TEXT}; templates camera B, all seeds; "
           f"{time.perf_counter() - t0:.0f} s)\n")
-    print("| method | top-1 |\n|---|---|")
-    for method, h in hits.items():
-        print(f"| {method} | {np.mean(h):.3f} |")
+    print(f"| human clips from | flow | {DEFAULT_METHOD} |\n|---|---|---|")
+    for src, where in zip(sources, ("folders, `reference` = the other tasks' folders",
+                                     "a store (`--store --label`)"), strict=True):
+        print(f"| {where} | {np.mean(hits[src, 'flow']):.3f} | "
+              f"{np.mean(hits[src, DEFAULT_METHOD]):.3f} |")
 
 
 # -- tempo ---------------------------------------------------------------------------------
