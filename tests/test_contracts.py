@@ -21,6 +21,7 @@ from vidskill.encoders.base import Encoder, Features
 from vidskill.errors import DimensionMismatchError
 from vidskill.flow import FLOWS, Flow, get_flow
 from vidskill.select.fusion import FUSION_RULES, TEXT, fuse, get_fusion
+from vidskill.select.similarity import SIMILARITIES, similarities, similarity_matrix
 from vidskill.select.text import TEXT_SCORERS, TextBackendUnavailableError, get_text_scorer
 from vidskill.video import Frames
 
@@ -105,6 +106,15 @@ def test_encoder_clip_contract(name, frames):
     assert ab <= model.compare(whole, whole) + 1e-9
     np.testing.assert_allclose(model.compare_many(whole, [other, whole]),
                                [ab, model.compare(whole, whole)], atol=1e-9)
+    # the batched forms give the same numbers as one query at a time
+    np.testing.assert_allclose(model.compare_matrix([whole, other], [other, whole]),
+                               [model.compare_many(q, [other, whole]) for q in (whole, other)],
+                               atol=1e-9)
+    for sim in ("encoder", "cosine") if model.own_comparison else tuple(SIMILARITIES):
+        np.testing.assert_allclose(
+            similarity_matrix(sim, [whole, other], [other, whole, other]),
+            [similarities(sim, q, [other, whole, other]) for q in (whole, other)], atol=1e-6)
+    assert similarity_matrix("encoder", [], [whole]).shape == (0, 1)
     if not model.own_comparison:
         assert ab == pytest.approx(float(va.astype(np.float64) @ vb), abs=1e-5)
     with pytest.raises(ValueError, match="too short|empty"):

@@ -183,6 +183,14 @@ class Encoder(ABC):
         return np.array([float(q @ cls.embed(o).astype(np.float64)) for o in others])
 
     @classmethod
+    def compare_matrix(cls, queries: Sequence[Features],
+                       others: Sequence[Features]) -> np.ndarray:
+        """(queries, others) similarities, a row of `compare_many` per query; an encoder
+        with work per clip to share (flow-profile's signature) does it once per clip."""
+        return np.array([cls.compare_many(q, others) for q in queries],
+                        np.float64).reshape(len(queries), len(others))
+
+    @classmethod
     def compare(cls, a: Features, b: Features) -> float:
         """Similarity in [-1, 1] of two clips (`compare_many` of one)."""
         return float(cls.compare_many(a, [b])[0])

@@ -385,3 +385,15 @@ class ProfileEncoder(FlowEncoder):
             return np.zeros(0)
         check_comparable(query, others)
         return similarities(cls.signature(query), [cls.signature(o) for o in others])
+
+    @classmethod
+    def compare_matrix(cls, queries: Sequence[Features],
+                       others: Sequence[Features]) -> np.ndarray:
+        """`compare_many` of every query, each clip's signature computed once (it costs
+        about ten times the comparisons of one query with a thousand clips)."""
+        if not queries or not others:
+            return np.zeros((len(queries), len(others)))
+        for q in queries:
+            check_comparable(q, others)
+        theirs = [cls.signature(o) for o in others]
+        return np.stack([similarities(cls.signature(q), theirs) for q in queries])

@@ -79,3 +79,21 @@ def similarities(name: str, query: Features, others: Sequence[Features]) -> np.n
     if name == "encoder":
         return clip_model(query.encoder).compare_many(query, others)
     return np.array([SIMILARITIES[name](query, o) for o in others])
+
+
+def similarity_matrix(name: str, queries: Sequence[Features],
+                      others: Sequence[Features]) -> np.ndarray:
+    """(queries, others) similarity `name`, as `similarities` row by row, with the work per
+    clip (flow-profile's signature, a clip's index vector) done once per clip."""
+    if not queries or not others:
+        return np.zeros((len(queries), len(others)))
+    if name == "encoder":
+        return clip_model(queries[0].encoder).compare_matrix(queries, others)
+    if name == "cosine":
+        for q in queries:
+            check_comparable(q, others)
+        model = clip_model(queries[0].encoder)
+        vectors = [np.stack([model.embed(f) for f in fs]).astype(np.float64)
+                   for fs in (queries, others)]
+        return vectors[0] @ vectors[1].T
+    return np.stack([similarities(name, q, others) for q in queries])

@@ -38,7 +38,7 @@ from vidskill.encoders import (
 from vidskill.encoders.cache import FeatureCache, content_hash
 from vidskill.errors import ConfigError
 from vidskill.select.fusion import NoHumanClipsError
-from vidskill.select.similarity import SIMILARITIES, similarities
+from vidskill.select.similarity import SIMILARITIES, similarity_matrix
 from vidskill.select.templates import Template
 from vidskill.select.text.lexical import lexical_terms
 from vidskill.store import ClipStore, SegmentRecord, StoreError
@@ -161,14 +161,15 @@ class VideoScorer:
 
     def _against(self, templates: Sequence[Template], clips: Sequence[Features]) -> np.ndarray:
         """(templates, clips) similarity, averaged over each template's videos."""
-        rows = []
         for t in templates:
             if not t.videos:
                 raise ConfigError(f"template {t.name!r} has no video; video scores need an "
                                   "execution video per template (field 'video')")
-            rows.append(np.mean([similarities(self.similarity, self.features(v), clips)
-                                 for v in t.videos], axis=0))
-        return np.asarray(rows)
+        sims = similarity_matrix(self.similarity,
+                                 [self.features(v) for t in templates for v in t.videos], clips)
+        ends = np.cumsum([len(t.videos) for t in templates])
+        return np.array([sims[end - len(t.videos):end].mean(axis=0)
+                         for t, end in zip(templates, ends, strict=True)])
 
 
 def source_name(encoder: str, similarity: str) -> str:
