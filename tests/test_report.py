@@ -49,6 +49,11 @@ def test_rankings_explain_their_scores_and_text_is_escaped():
     assert "stir &lt;the&gt; soup: chose <b>b</b>" in page and "correct: a" in page
     assert "nats per token" in page and "standard errors" in page
     assert "<td class=\"num\">-</td>" in page  # a template the rule dropped
+    assert "hubness against them" not in page   # no reference: no note of one
+    marked = ranking_view({**RANKING, "reference_clips": 14})
+    assert marked.reference_clips == 14
+    assert ("14 human clips of other skills: each template's video score is less half its "
+            "hubness against them") in render(Report("hubs", rankings=[marked]))
     tied = ranking_view({**RANKING, "fused": [1.0, 1.0], "ties": [["b", "a"]]}, correct="a")
     assert tied.chosen == "b = a"  # a tie is shown as one, not as the first listed
     assert "chose <b>b = a</b>" in render(Report("tie", rankings=[tied]))

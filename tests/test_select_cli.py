@@ -36,9 +36,10 @@ def test_select_with_human_folder_prints_every_score(corpus, cache, tmp_path):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0].startswith("2 human clips of 'press the dough'")
-    assert lines[1].split() == ["rank", "template", "fused", "text", "flow-profile"]
-    assert len(lines) == 2 + 10 + 1 and lines[-1].startswith("chosen: press_hold ")
-    assert lines[2].split()[:2] == ["1", "press_hold"]
+    assert lines[1].startswith("no hubness: too few human clips of other skills")
+    assert lines[2].split() == ["rank", "template", "fused", "text", "flow-profile"]
+    assert len(lines) == 3 + 10 + 1 and lines[-1].startswith("chosen: press_hold ")
+    assert lines[3].split()[:2] == ["1", "press_hold"]
     out = json.loads(cli("select", "--skill", "press the dough", "--templates",
                          str(corpus.templates_file), "--human", str(folder), "--method", "flow",
                          "--encoder", "flow-motion", "--similarity", "dtw", "--cache", cache,

@@ -889,6 +889,9 @@ def _print_choice(choice, skill: str, as_json: bool) -> None:
         if choice.humans.marks_hubs:
             print(f"{len(choice.humans.reference)} human clips of other skills: each "
                   "template's score is less half its hubness against them")
+        else:
+            print("no hubness: too few human clips of other skills to mark down a template "
+                  "near every human motion (give --reference DIR, or a store with more labels)")
     sources = list(ranking.scores)
     rows = [("rank", "template", "fused", *sources)]
     place = 1

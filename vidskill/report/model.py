@@ -98,6 +98,7 @@ class RankingView:
     correct: str | None = None
     human_clips: tuple[str, ...] = ()
     ties: tuple[tuple[str, ...], ...] = ()   # groups of templates with equal scores
+    reference_clips: int = 0   # human clips of other skills the video scores' hubness used
 
     @property
     def chosen(self) -> str:
@@ -173,7 +174,8 @@ def ranking_view(doc: dict, correct: str | None = None, text: str | None = None
         for i, name in enumerate(doc["templates"]))
     return RankingView(doc["skill"], doc.get("method", ""), tuple(columns), rows, correct,
                        tuple(doc.get("human_clips", ())),
-                       tuple(tuple(g) for g in doc.get("ties", ())))
+                       tuple(tuple(g) for g in doc.get("ties", ())),
+                       int(doc.get("reference_clips", 0)))
 
 
 _TEXT_MEANINGS = {
