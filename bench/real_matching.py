@@ -70,7 +70,6 @@ from vidskill.select.text import get_text_scorer
 from vidskill.select.video_scores import (
     DEFAULT_K,
     DEFAULT_SIMILARITY,
-    HUB_K,
     evidence_scores,
     hubness_of,
     source_name,
@@ -215,7 +214,7 @@ def select(S: np.ndarray, A: list[Clip], B: list[Clip], template_view: str,
                 T = [row[t, s] for t in tasks]
                 sims = S[np.ix_(T, [col[task, o] for o in others])]
                 ref = S[np.ix_(T, [col[k] for k in rest])]
-            hubs = hubness_of(ref) if reference and ref.shape[1] >= HUB_K else None
+            hubs = hubness_of(ref) if reference else None
             for method in hits:
                 rule = method_rule(method, video, DEFAULT_K)
                 scores = {video: (evidence_scores(sims, DEFAULT_K, hubs)

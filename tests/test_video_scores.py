@@ -65,6 +65,7 @@ def test_hubness_marks_down_a_template_near_every_clip():
     ref = np.array([[0.60] * 10 + [0.4] * 2 + [0.1] * 8,
                     [0.20] * 12 + [0.1] * 8])
     assert hubness_of(ref) == pytest.approx([0.6, 0.2])   # the mean of the HUB_K nearest
+    assert hubness_of(ref[:, :HUB_K - 1]) is None   # too few reference clips to tell
     assert int(np.argmax(top_k_mean(sims, 3))) == 0
     scores = template_scores(sims, 3, hubness_of(ref))
     assert scores == pytest.approx(top_k_mean(sims, 3) - HUB_SHARE * np.array([0.6, 0.2]))

@@ -381,16 +381,13 @@ class ProfileEncoder(FlowEncoder):
     @classmethod
     def compare_many(cls, query: Features, others: Sequence[Features]) -> np.ndarray:
         """`similarities` of the clips' signatures (DTW over the profiles, batched)."""
-        if not others:
-            return np.zeros(0)
-        check_comparable(query, others)
-        return similarities(cls.signature(query), [cls.signature(o) for o in others])
+        return cls.compare_matrix([query], others)[0]
 
     @classmethod
     def compare_matrix(cls, queries: Sequence[Features],
                        others: Sequence[Features]) -> np.ndarray:
-        """`compare_many` of every query, each clip's signature computed once (it costs
-        about ten times the comparisons of one query with a thousand clips)."""
+        """`similarities` of every query's signature to every other's, each clip's signature
+        computed once (a signature costs far more than comparing two)."""
         if not queries or not others:
             return np.zeros((len(queries), len(others)))
         for q in queries:

@@ -35,6 +35,7 @@ from vidskill.select.video_scores import (
     HumanClips,
     VideoScorer,
     evidence_scores,
+    hubness_of,
     prime,
     template_scores,
 )
@@ -144,13 +145,9 @@ def evaluate_selection(
     video: dict[str, list[np.ndarray]] = {}
     evidence: dict[str, list[np.ndarray]] = {}  # the same scores in standard errors
     for scorer in scorers:
-        clips = humans[scorer.encoder.name]
-        sims = [scorer.similarities(templates, clips[s]) for s in skills]
-        hubs = [scorer.hubness(templates, clips[s]) for s in skills]
-        video[scorer.source] = [template_scores(x, scorer.k, h)
-                                for x, h in zip(sims, hubs, strict=True)]
-        evidence[scorer.source] = [evidence_scores(x, scorer.k, h)
-                                   for x, h in zip(sims, hubs, strict=True)]
+        per_skill = _skill_similarities(scorer, templates, humans[scorer.encoder.name], skills)
+        video[scorer.source] = [template_scores(x, scorer.k, h) for x, h in per_skill]
+        evidence[scorer.source] = [evidence_scores(x, scorer.k, h) for x, h in per_skill]
         rows.append(_row(f"video: {scorer.source}", templates, skills, correct,
                          [{scorer.source: v} for v in video[scorer.source]], "flow",
                          scorer.source))
@@ -163,8 +160,9 @@ def evaluate_selection(
             log.info(missing_message(entry))
             continue
         scorer = VideoScorer.build(name, k=k, cache=cache)
-        clips = _human_clips(corpus, skills, [scorer])[name]
-        scores = [{name: scorer.score(templates, clips[s])} for s in skills]
+        per_skill = _skill_similarities(scorer, templates,
+                                        _human_clips(corpus, skills, [scorer])[name], skills)
+        scores = [{name: template_scores(x, scorer.k, h)} for x, h in per_skill]
         rows.append(_row(f"video: {name}", templates, skills, correct, scores, "flow", name))
 
     if text_scores and fused_encoder in video:
@@ -183,17 +181,27 @@ def evaluate_selection(
 
 def _human_clips(corpus: LabelledCorpus, skills: Sequence[str],
                  scorers: Sequence[VideoScorer]) -> dict[str, dict[str, HumanClips]]:
-    """Encoder -> skill -> the corpus's labelled human clips, those of the other skills as
-    the reference (flow shared across encoders)."""
+    """Encoder -> skill -> the corpus's labelled human clips (flow shared across encoders)."""
     clips = {s: list(corpus.human_clips(s)) for s in skills}
     templates = load_templates(corpus.templates_file)
     prime(scorers, [p for c in clips.values() for p in c]
           + [p for t in templates for p in t.videos])
     return {sc.encoder.name: {s: HumanClips(s, tuple(sc.features(p) for p in clips[s]),
-                                            tuple(p.name for p in clips[s]),
-                                            tuple(sc.features(p) for o in skills if o != s
-                                                  for p in clips[o]))
+                                            tuple(p.name for p in clips[s]))
                               for s in skills} for sc in scorers}
+
+
+def _skill_similarities(scorer: VideoScorer, templates: Sequence[Template],
+                        humans: Mapping[str, HumanClips], skills: Sequence[str]
+                        ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """Per skill: the (templates, its human clips) similarities and the templates' hubness
+    against the other skills' clips (its reference), both cut from one matrix of every
+    clip, so each template and clip is compared once whatever the number of skills."""
+    every = [c for s in skills for c in humans[s].clips]
+    owner = np.repeat(np.arange(len(skills)), [len(humans[s].clips) for s in skills])
+    sims = scorer.against(templates, every)
+    return [(sims[:, owner == i], hubness_of(sims[:, owner != i]))
+            for i in range(len(skills))]
 
 
 def _row(name: str, templates: Sequence[Template], skills: Sequence[str],

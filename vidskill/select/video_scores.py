@@ -139,14 +139,14 @@ class VideoScorer:
 
     def similarities(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
         """(templates, human clips) similarity, averaged over each template's videos."""
-        return self._against(templates, humans.clips)
+        return self.against(templates, humans.clips)
 
     def hubness(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray | None:
         """`hubness_of` each template against the human clips of other skills (None with
         fewer than HUB_K of them, too few to tell a template near every clip)."""
-        if not humans.marks_hubs:
+        if not humans.marks_hubs:   # too few: skip the comparisons
             return None
-        return hubness_of(self._against(templates, humans.reference))
+        return hubness_of(self.against(templates, humans.reference))
 
     def score(self, templates: Sequence[Template], humans: HumanClips) -> np.ndarray:
         """One score per template: mean of its top-k similarities to the human clips, less
@@ -159,8 +159,9 @@ class VideoScorer:
         return evidence_scores(self.similarities(templates, humans), self.k,
                                self.hubness(templates, humans))
 
-    def _against(self, templates: Sequence[Template], clips: Sequence[Features]) -> np.ndarray:
-        """(templates, clips) similarity, averaged over each template's videos."""
+    def against(self, templates: Sequence[Template], clips: Sequence[Features]) -> np.ndarray:
+        """(templates, clips) similarity, averaged over each template's videos (one matrix:
+        each clip's work is done once)."""
         for t in templates:
             if not t.videos:
                 raise ConfigError(f"template {t.name!r} has no video; video scores need an "
@@ -217,13 +218,15 @@ def top_k_error(similarities: np.ndarray, k: int) -> float:
     return spread if spread > 1e-9 else 1.0
 
 
-def hubness_of(reference_similarities: np.ndarray) -> np.ndarray:
+def hubness_of(reference_similarities: np.ndarray) -> np.ndarray | None:
     """Each template's mean similarity to its HUB_K most similar reference clips (rows:
     templates, columns: human clips of other skills): how much it resembles human motion
-    in general. A template that does (a "hub") is near every skill's clips and would win
+    in general; None with fewer than HUB_K clips, too few to tell. A template that does (a "hub") is near every skill's clips and would win
     skills it does not perform. Taking HUB_SHARE of it off the score is CSLS (Conneau et
     al., "Word translation without parallel data", 2018; one of the normalisations of
     QB-Norm, Bogolin et al. 2022, for text-video retrieval), with its K = 10 and 1/2."""
+    if np.shape(reference_similarities)[1] < HUB_K:
+        return None
     return top_k_mean(reference_similarities, HUB_K)
 
 
